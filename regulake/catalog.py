@@ -1,0 +1,158 @@
+"""The lake-path catalog: the lake itself is the catalog.
+
+Why: the embedded Derby metastore admits one process, but Airflow runs tasks
+in parallel, the SQL endpoint serves analysts while a DAG writes and an
+analyst may run `regulake sql` during a run. So no process owns a metastore.
+Each process keeps Spark's in-memory catalog and fills it from the lake:
+
+* every `<lake_root>/<layer>/<table>/_delta_log` becomes the external table
+  `<layer>.<table>` (layers are bronze, silver, gold, audit, plus any other
+  folder holding Delta tables, e.g. `public`);
+* every `<lake_root>/_catalog/views/<db>.<view>.sql` (a SELECT statement) is
+  created as the view `<db>.<view>`.
+
+Delta's transaction log gives readers a consistent snapshot while other
+processes write, so sharing needs no lock. A table created after a process
+attached becomes visible there after `refresh_catalog()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from regulake.config import Settings
+
+log = logging.getLogger(__name__)
+
+VIEWS_DIR = "_catalog/views"
+LAKE_CONF_KEY = "regulake.lake.root"
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _hadoop_fs(spark: SparkSession, uri: str):
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path
+
+
+def list_dirs(spark: SparkSession, uri: str) -> list[str]:
+    """Names of the sub-folders of `uri` (local or object storage), [] when it does not exist."""
+    fs, path = _hadoop_fs(spark, uri)
+    if not fs.exists(path):
+        return []
+    return sorted(status.getPath().getName() for status in fs.listStatus(path) if status.isDirectory())
+
+
+def _read_text(spark: SparkSession, uri: str) -> str:
+    return "\n".join(row.value for row in spark.read.text(uri, wholetext=True).collect())
+
+
+def discover_tables(spark: SparkSession, lake_root: str) -> dict[str, list[str]]:
+    """{database: [table, ...]} for every Delta table folder under the lake root."""
+    found: dict[str, list[str]] = {}
+    for database in list_dirs(spark, lake_root):
+        if not _NAME.match(database):
+            continue  # _catalog, _warehouse and other internals
+        tables = [
+            table
+            for table in list_dirs(spark, f"{lake_root}/{database}")
+            if _NAME.match(table) and "_delta_log" in list_dirs(spark, f"{lake_root}/{database}/{table}")
+        ]
+        found[database] = tables
+    return found
+
+
+def ensure_database(spark: SparkSession, lake_root: str, database: str) -> None:
+    # The database location is the layer folder, so even a table created
+    # without LOCATION lands at <lake_root>/<layer>/<table>.
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}` LOCATION '{lake_root}/{database}'")
+
+
+def register_table(spark: SparkSession, lake_root: str, database: str, table: str) -> None:
+    """Make `<database>.<table>` point at the Delta table under the lake root."""
+    ensure_database(spark, lake_root, database)
+    location = f"{lake_root}/{database}/{table}"
+    spark.sql(f"CREATE TABLE IF NOT EXISTS `{database}`.`{table}` USING DELTA LOCATION '{location}'")
+
+
+def save_view(spark: SparkSession, settings: Settings, database: str, view: str, select_sql: str) -> None:
+    """Create a view and persist its definition in the lake, so every process sees it."""
+    ensure_database(spark, settings.lake_root, database)
+    spark.sql(f"CREATE OR REPLACE VIEW `{database}`.`{view}` AS {select_sql}")
+    uri = f"{settings.lake_root}/{VIEWS_DIR}/{database}.{view}.sql"
+    fs, path = _hadoop_fs(spark, uri)
+    stream = fs.create(path, True)
+    try:
+        stream.write(bytearray(select_sql.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def _register_views(spark: SparkSession, lake_root: str) -> None:
+    views_root = f"{lake_root}/{VIEWS_DIR}"
+    fs, path = _hadoop_fs(spark, views_root)
+    if not fs.exists(path):
+        return
+    pending = {}
+    for status in fs.listStatus(path):
+        name = status.getPath().getName()
+        if name.endswith(".sql") and name.count(".") == 2:
+            database, view, _ = name.split(".")
+            pending[(database, view)] = _read_text(spark, status.getPath().toString())
+    # Views may select from views: create in passes until nothing changes.
+    while pending:
+        progressed = False
+        for (database, view), select_sql in list(pending.items()):
+            try:
+                ensure_database(spark, lake_root, database)
+                spark.sql(f"CREATE OR REPLACE VIEW `{database}`.`{view}` AS {select_sql}")
+            except Exception:  # noqa: BLE001 - a dependency may come in a later pass
+                continue
+            del pending[(database, view)]
+            progressed = True
+        if not progressed:
+            for database, view in pending:
+                log.warning("view %s.%s could not be created from %s", database, view, views_root)
+            return
+
+
+def attach_catalog(spark: SparkSession, settings: Settings, refresh: bool = False) -> None:
+    """Fill this process's catalog from the lake (once per lake, or again with refresh=True)."""
+    lake_root = settings.lake_root
+    attached = spark.conf.get(LAKE_CONF_KEY, None)
+    if attached == lake_root and not refresh:
+        return
+    if attached and attached != lake_root:
+        _detach(spark)
+    for layer in settings.layers:
+        ensure_database(spark, lake_root, layer)
+    for database, tables in discover_tables(spark, lake_root).items():
+        ensure_database(spark, lake_root, database)
+        existing = {t.name for t in spark.catalog.listTables(database)}
+        for table in tables:
+            if table not in existing:
+                register_table(spark, lake_root, database, table)
+    _register_views(spark, lake_root)
+    spark.conf.set(LAKE_CONF_KEY, lake_root)
+    log.info("catalog attached to %s", lake_root)
+
+
+def refresh_catalog(spark: SparkSession, settings: Settings) -> None:
+    """Pick up tables and views that other processes created since attach."""
+    attach_catalog(spark, settings, refresh=True)
+
+
+def _detach(spark: SparkSession) -> None:
+    """Forget another lake's entries (external tables and views: no data is touched)."""
+    for database in [d.name for d in spark.catalog.listDatabases() if d.name != "default"]:
+        for table in spark.catalog.listTables(database):
+            if table.tableType == "MANAGED":
+                raise RuntimeError(f"{database}.{table.name} is a managed table; refusing to detach")
+            kind = "VIEW" if table.tableType == "VIEW" else "TABLE"
+            spark.sql(f"DROP {kind} IF EXISTS `{database}`.`{table.name}`")
+        spark.sql(f"DROP DATABASE IF EXISTS `{database}`")

@@ -1,0 +1,171 @@
+"""The `regulake` command line: generate, run, sql, status, airflow."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console(stderr=True)
+out = Console()
+
+LakeOption = Annotated[
+    Path | None, typer.Option("--lake", help="Lake root (default: lake.root from conf/regulake.yaml)")
+]
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=True)],
+        force=True,
+    )
+    for noisy in ("py4j", "airflow", "sqlalchemy", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if not verbose else logging.INFO)
+
+
+def _settings(lake: Path | None):
+    from regulake.config import load_settings
+
+    return load_settings(lake_root=lake)
+
+
+@app.command()
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder: writes landing/ and truth/")],
+    enterprises: Annotated[int, typer.Option(help="Registered enterprises")] = 10_000,
+    batches: Annotated[int, typer.Option(help="Monthly deliveries per feed")] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data)")] = 1,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar")] = True,
+) -> None:
+    """Write synthetic deliveries that follow the exchange standard, with their ground truth."""
+    _logging(False)
+    from regulake.generator import generate as run_generator
+
+    started = time.perf_counter()
+    summary = run_generator(out_dir, enterprises=enterprises, batches=batches, seed=seed, progress=progress)
+    console.print(f"[green]generated[/] {summary} in {time.perf_counter() - started:.1f}s → {out_dir}")
+
+
+@app.command()
+def run(
+    landing: Annotated[Path, typer.Option("--landing", help="Landing root with <feed>/<batch>/ folders")],
+    lake: LakeOption = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="As-of date YYYY-MM-DD (default today)")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the main Airflow DAG (dag.test) over every delivery under LANDING."""
+    _logging(verbose)
+    if as_of:
+        date.fromisoformat(as_of)  # fail early with a clear message
+    if not landing.is_dir() and "://" not in str(landing):
+        raise typer.BadParameter(f"{landing} is not a folder", param_hint="--landing")
+    settings = _settings(lake)
+    from regulake.airflow_env import load_main_dag, prepare_airflow
+
+    prepare_airflow(settings)
+    dag = load_main_dag()
+    conf = {"landing": str(landing.resolve()), "lake": settings.lake_root, "as_of": as_of}
+    console.print(f"running DAG [bold]{dag.dag_id}[/] landing={conf['landing']} lake={conf['lake']}")
+    started = time.perf_counter()
+    dag_run = dag.test(run_conf=conf)
+    elapsed = time.perf_counter() - started
+    state = str(getattr(dag_run, "state", "unknown"))
+    if state != "success":
+        failed = sorted({ti.task_id for ti in dag_run.get_task_instances() if str(ti.state) == "failed"})
+        console.print(
+            f"[red]pipeline failed[/] ({state}) after {elapsed:.0f}s; failed tasks: {', '.join(failed)} "
+            f"(task logs under {settings.airflow_home / 'logs'})"
+        )
+        raise typer.Exit(1)
+    console.print(f"[green]pipeline succeeded[/] in {elapsed:.0f}s (run {dag_run.run_id})")
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="A Spark SQL statement")],
+    lake: LakeOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+    limit: Annotated[int, typer.Option(help="Rows shown in table format")] = 1000,
+) -> None:
+    """Run one SQL statement against the lake's catalog."""
+    _logging(False)
+    if fmt not in {"table", "csv", "json"}:
+        raise typer.BadParameter("must be table, csv or json", param_hint="--format")
+    from regulake.spark import get_spark
+
+    spark = get_spark(_settings(lake), app_name="regulake-sql")
+    frame = spark.sql(query)
+    columns = frame.columns
+    rows = frame.collect() if fmt != "table" else frame.limit(limit).collect()
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows([list(row) for row in rows])
+    elif fmt == "json":
+        for row in rows:
+            sys.stdout.write(json.dumps(row.asDict(recursive=True), ensure_ascii=False, default=str) + "\n")
+    else:
+        table = Table(*columns)
+        for row in rows:
+            table.add_row(*["" if v is None else str(v) for v in row])
+        out.print(table)
+
+
+@app.command()
+def status(lake: LakeOption = None) -> None:
+    """Deliveries seen, loaded and rejected; tables per layer with row counts; the last run."""
+    _logging(False)
+    from regulake.spark import get_spark
+    from regulake.status import lake_status
+
+    settings = _settings(lake)
+    report = lake_status(get_spark(settings, app_name="regulake-status"), settings)
+    deliveries = Table("status", "deliveries", "manifest rows", title=f"Deliveries ({settings.lake_root})")
+    for row in report["deliveries"]:
+        deliveries.add_row(row["status"], str(row["deliveries"]), str(row["manifest_rows"] or 0))
+    out.print(deliveries)
+    tables = Table("table", "rows", title="Tables")
+    for name, count in report["tables"]:
+        tables.add_row(name, str(count))
+    out.print(tables)
+    last = report["last_run"]
+    out.print(f"Last run: {last['run_id']} {last['state']} at {last['finished_at']}" if last else "Last run: none")
+
+
+@app.command()
+def airflow(
+    lake: LakeOption = None,
+    port: Annotated[int, typer.Option(help="API server / UI port")] = 8080,
+) -> None:
+    """Start Airflow itself (API server with UI, scheduler, DAG processor, triggerer) on the embedded default."""
+    _logging(False)
+    from regulake.airflow_env import prepare_airflow
+
+    settings = _settings(lake)
+    env = prepare_airflow(settings)
+    env = {**os.environ, **env, "AIRFLOW__API__PORT": str(port)}
+    console.print(
+        f"Airflow UI on http://127.0.0.1:{port} (AIRFLOW_HOME={env['AIRFLOW_HOME']}); "
+        "trigger with: airflow dags trigger regulake_main -c '{\"landing\": \"...\", \"lake\": \"...\"}'"
+    )
+    airflow_bin = Path(sys.executable).with_name("airflow")
+    raise typer.Exit(subprocess.call([str(airflow_bin), "standalone"], env=env))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,75 @@
+"""The one SparkSession factory: Airflow tasks, Spark jobs, dbt, the SQL endpoint and tests.
+
+The session is built from `Settings.spark` (master, conf, jars) and the lake's
+catalog is attached right after (see `regulake.catalog`). One session per
+process; `get_spark()` returns it on later calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+
+from pyspark.sql import SparkSession
+
+from regulake.catalog import attach_catalog
+from regulake.config import Settings, load_settings
+
+log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_session: SparkSession | None = None
+
+DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+
+def session_conf(settings: Settings) -> dict[str, str]:
+    """Every Spark conf the session needs; also used for spark-submit (SQL endpoint)."""
+    from regulake.jars import local_jar_paths, required_artifacts
+
+    conf = {str(k): str(v) for k, v in (settings.spark.get("conf") or {}).items()}
+    conf.update(DELTA_CONF)
+    # No Hive metastore: every process keeps an in-memory catalog rebuilt from
+    # the lake's own paths, so any number of processes can share the lake.
+    conf["spark.sql.catalogImplementation"] = "in-memory"
+    conf["spark.sql.warehouse.dir"] = f"{settings.lake_root}/_warehouse"
+    if settings.spark.get("jar_source", "local") == "packages":
+        conf["spark.jars.packages"] = ",".join(required_artifacts())
+    else:
+        conf["spark.jars"] = ",".join(local_jar_paths())
+    return conf
+
+
+def get_spark(settings: Settings | None = None, app_name: str | None = None) -> SparkSession:
+    """The process's SparkSession, with Delta configured and the lake's catalog attached."""
+    settings = settings or load_settings()
+    global _session
+    with _lock:
+        active = _session
+        if active is None or active.sparkContext._jsc is None:
+            # Workers must run the same interpreter as the driver (the venv's).
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+            os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+            builder = SparkSession.builder.master(str(settings.spark["master"])).appName(
+                app_name or str(settings.spark.get("app_name", "regulake"))
+            )
+            for key, value in session_conf(settings).items():
+                builder = builder.config(key, value)
+            log.info("starting Spark (%s), lake %s", settings.spark["master"], settings.lake_root)
+            active = builder.getOrCreate()
+            active.sparkContext.setLogLevel("WARN")
+            _session = active
+        attach_catalog(active, settings)
+        return active
+
+
+def stop_spark() -> None:
+    global _session
+    with _lock:
+        if _session is not None:
+            _session.stop()
+            _session = None

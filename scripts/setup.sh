@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Idempotent setup: a second run only compares stamps and returns.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=.venv
+JARS=.jars
+STATE=.state
+mkdir -p "$STATE"
+
+say() { printf '[setup] %s\n' "$*"; }
+
+# --- Java -----------------------------------------------------------------
+if ! command -v java >/dev/null 2>&1; then
+  say "Java not found: Spark needs a JDK 17 or 21 (apt-get install openjdk-17-jdk-headless)." >&2
+  exit 1
+fi
+java_major=$(java -version 2>&1 | awk -F'"' '/version/ {split($2, v, "."); print v[1]}')
+case "$java_major" in
+  17|21) ;;
+  *) say "Java $java_major found; Spark 4.1 needs Java 17 or 21." >&2; exit 1 ;;
+esac
+
+# --- Python environment ---------------------------------------------------
+PY=${PYTHON:-python3}
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV with $($PY --version)"
+  "$PY" -m venv "$VENV"
+fi
+if [ ! -x "$VENV/bin/uv" ]; then
+  "$VENV/bin/pip" install -q --disable-pip-version-check uv
+fi
+lock_stamp="$(sha256sum requirements.lock pyproject.toml | sha256sum | cut -c1-16)"
+if [ "$(cat "$STATE/python.stamp" 2>/dev/null)" != "$lock_stamp" ]; then
+  say "installing the Python stack from requirements.lock"
+  "$VENV/bin/uv" pip sync -q -p "$VENV/bin/python" requirements.lock
+  "$VENV/bin/uv" pip install -q -p "$VENV/bin/python" --no-deps -e .
+  echo "$lock_stamp" > "$STATE/python.stamp"
+fi
+
+# --- JVM jars (Delta for the pinned Spark) from Maven Central -------------
+mapfile -t artifacts < <("$VENV/bin/python" -m regulake.jars)
+mkdir -p "$JARS"
+for artifact in "${artifacts[@]}"; do
+  IFS=: read -r group name version <<<"$artifact"
+  if [ ! -s "$JARS/$name-$version.jar" ]; then
+    say "fetching $artifact"
+    mvn -q -B dependency:copy -Dartifact="$artifact" -DoutputDirectory="$JARS" \
+      -Dmdep.overWriteIfNewer=true -Dstyle.color=never >/dev/null
+  fi
+done
+say "ready: $("$VENV/bin/python" -c 'import pyspark, delta; print("pyspark", pyspark.__version__)'), jars in $JARS/"
