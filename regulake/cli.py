@@ -159,6 +159,8 @@ def airflow(
     settings = _settings(lake)
     env = prepare_airflow(settings)
     env = {**os.environ, **env, "AIRFLOW__API__PORT": str(port)}
+    # standalone starts its components as `airflow ...` subprocesses found on PATH.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     console.print(
         f"Airflow UI on http://127.0.0.1:{port} (AIRFLOW_HOME={env['AIRFLOW_HOME']}); "
         "trigger with: airflow dags trigger regulake_main -c '{\"landing\": \"...\", \"lake\": \"...\"}'"

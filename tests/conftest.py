@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,16 @@ import pytest
 from regulake.config import Settings, load_settings
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "landing"
+
+
+def pytest_configure(config):
+    """A throwaway AIRFLOW_HOME for the whole run, set before anything imports Airflow."""
+    from regulake.airflow_env import airflow_environ
+
+    home = Path(tempfile.mkdtemp(prefix="regulake-airflow-"))
+    settings = load_settings().with_overrides(airflow={"home": str(home)})
+    os.environ.update(airflow_environ(settings))
+    os.environ["REGULAKE__AIRFLOW__HOME"] = str(home)
 
 
 @pytest.fixture(scope="session")
