@@ -23,7 +23,7 @@ console = Console(stderr=True)
 out = Console()
 
 LakeOption = Annotated[
-    Path | None, typer.Option("--lake", help="Lake root (default: lake.root from conf/regulake.yaml)")
+    str | None, typer.Option("--lake", help="Lake root, path or s3a:// (default: lake.root in conf/regulake.yaml)")
 ]
 
 
@@ -38,7 +38,7 @@ def _logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING if not verbose else logging.INFO)
 
 
-def _settings(lake: Path | None):
+def _settings(lake: str | None):
     from regulake.config import load_settings
 
     return load_settings(lake_root=lake)
@@ -63,7 +63,7 @@ def generate(
 
 @app.command()
 def run(
-    landing: Annotated[Path, typer.Option("--landing", help="Landing root with <feed>/<batch>/ folders")],
+    landing: Annotated[str, typer.Option("--landing", help="Landing root with <feed>/<batch>/ folders (path or s3a://)")],
     lake: LakeOption = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="As-of date YYYY-MM-DD (default today)")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
@@ -72,14 +72,16 @@ def run(
     _logging(verbose)
     if as_of:
         date.fromisoformat(as_of)  # fail early with a clear message
-    if not landing.is_dir() and "://" not in str(landing):
-        raise typer.BadParameter(f"{landing} is not a folder", param_hint="--landing")
+    if "://" not in landing:
+        if not Path(landing).is_dir():
+            raise typer.BadParameter(f"{landing} is not a folder", param_hint="--landing")
+        landing = str(Path(landing).resolve())
     settings = _settings(lake)
     from regulake.airflow_env import load_main_dag, prepare_airflow
 
     prepare_airflow(settings)
     dag = load_main_dag()
-    conf = {"landing": str(landing.resolve()), "lake": settings.lake_root, "as_of": as_of}
+    conf = {"landing": landing, "lake": settings.lake_root, "as_of": as_of}
     console.print(f"running DAG [bold]{dag.dag_id}[/] landing={conf['landing']} lake={conf['lake']}")
     started = time.perf_counter()
     dag_run = dag.test(run_conf=conf)
