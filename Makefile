@@ -12,6 +12,8 @@ setup:            ## idempotent: .venv, Python stack from the lock, JVM jars, Ja
 demo: setup       ## generate a small landing, run the main DAG over it, print a summary
 	$(BIN)/regulake generate --out $(DEMO) --enterprises 2000 --batches 3 --seed 7
 	$(BIN)/regulake run --landing $(DEMO)/landing --lake $(DEMO)/lake
+	@echo "--- a department re-sends a delivery it already sent: logged as duplicate, loads nothing"
+	$(BIN)/regulake run --landing $(DEMO)/landing_resend --lake $(DEMO)/lake
 	$(BIN)/regulake status --lake $(DEMO)/lake
 
 test: setup       ## the whole suite (what CI runs)
