@@ -72,13 +72,15 @@ def land_feed(params: dict[str, Any], feed_id: str, run_id: str) -> dict:
 def promote_feed(params: dict[str, Any], feed_id: str, run_id: str) -> dict:
     from airflow.sdk.exceptions import AirflowFailException
 
-    from jobs.silver import GateFailed
-
     try:
         return _call("jobs.silver", "promote_feed", 4, params, feed_id, run_id)
-    except GateFailed as held_back:
-        # A held-back delivery is a data verdict: retrying cannot change it.
-        raise AirflowFailException(str(held_back)) from held_back
+    except Exception as error:
+        from jobs.silver import GateFailed
+
+        if isinstance(error, GateFailed):
+            # A held-back delivery is a data verdict: retrying cannot change it.
+            raise AirflowFailException(str(error)) from error
+        raise
 
 
 def run_stage(stage: str, params: dict[str, Any], run_id: str) -> Any:
