@@ -61,8 +61,23 @@ def test_generate_run_status_sql_and_rerun(generated, tmp_path):
     assert logged == expected
 
     # an identical delivery sent again (under a second landing root) is a no-op logged as duplicate
+    # ... and while that run is going, an analyst queries the same lake from another process
     bronze_before_resend = _table_versions(lake)
-    _cli("run", "--landing", str(generated / "landing_resend"), "--lake", str(lake), "--as-of", "2024-03-31")
+    env = os.environ.copy()
+    env["REGULAKE__SPARK__MASTER"] = "local[2]"
+    resend = subprocess.Popen(
+        [REGULAKE, "run", "--landing", str(generated / "landing_resend"), "--lake", str(lake), "--as-of", "2024-03-31"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    try:
+        tables = _cli("sql", "SHOW TABLES IN audit", "--lake", str(lake), "--format", "csv").stdout
+        assert "delivery_log" in tables
+        assert resend.poll() is None, "the run ended before the query: no overlap was tested"
+        output, _ = resend.communicate(timeout=1800)
+    finally:
+        if resend.poll() is None:
+            resend.kill()
+    assert resend.returncode == 0, output[-5000:]
     resent = truth[truth.landing == "landing_resend"]
     duplicates = {
         (row["feed_id"], row["batch_date"])
