@@ -44,7 +44,8 @@ def test_main_dag_runs_the_stages_in_order(dag_bag):
 
 def test_importing_the_dag_is_fast_and_starts_no_spark():
     probe = (
-        "import sys, time, runpy; t = time.perf_counter();"
+        # Airflow itself is already imported in the DAG processor: time only the DAG file.
+        "import sys, time, runpy; import airflow.sdk; t = time.perf_counter();"
         f"runpy.run_path({str(DAGS_FOLDER / 'regulake_main.py')!r});"
         "import json; print(json.dumps({'seconds': time.perf_counter() - t,"
         "'heavy': sorted(m for m in ('pyspark', 'delta', 'great_expectations', 'dbt', 'pandas')"
@@ -54,4 +55,4 @@ def test_importing_the_dag_is_fast_and_starts_no_spark():
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["heavy"] == [], f"the DAG file imports {report['heavy']} at parse time"
-    assert report["seconds"] < 10
+    assert report["seconds"] < 5
