@@ -4,7 +4,7 @@ VENV  := .venv
 BIN   := $(VENV)/bin
 DEMO  ?= demo
 
-.PHONY: setup demo test lint lock airflow serve bench clean
+.PHONY: setup demo test lint lock airflow clean
 
 setup:            ## idempotent: .venv, Python stack from the lock, JVM jars, Java check
 	@bash scripts/setup.sh
@@ -27,9 +27,6 @@ lock:             ## re-resolve requirements.lock from pyproject.toml
 
 airflow: setup    ## Airflow itself (API server + UI, scheduler, DAG processor) on the embedded default
 	$(BIN)/regulake airflow
-
-serve: setup      ## SQL endpoint (Spark Thrift Server) on 127.0.0.1:10000
-	$(BIN)/regulake serve --lake $(DEMO)/lake
 
 clean:
 	rm -rf $(DEMO) .airflow .state
