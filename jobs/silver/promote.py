@@ -1,0 +1,363 @@
+"""Gate and promote a feed's pending deliveries from bronze to silver (the job's I/O edge).
+
+Pending = logged `loaded` in `audit.delivery_log` and not yet promoted
+(`audit.gate_result` outcome `promoted`), so a rerun finds nothing to do and
+changes nothing. A delivery held back stays pending but is not evaluated again
+until the rules it was judged by change (`standing_holds`). Per run:
+
+1. per pending delivery: bronze rows -> checked frame -> GX checkpoint;
+   a failing delivery is held back (stays in bronze, outcome `held`);
+2. for the passing ones, together: silver quarantine rows into
+   `audit.quarantine`, every accepted copy into `audit.record_copies`, one
+   MERGE into `silver.<feed>` recomputing dedup, version rank and currency
+   for the touched keys (plus currency feed-wide after a newer full
+   delivery), outlier flags refreshed, `silver.<feed>_current` saved;
+3. `audit.row_accounting` for the feed, then `audit.gate_result` rows for
+   every delivery seen (last, so a crash before it means "not promoted");
+4. GateFailed if anything was held back (after promoting the rest).
+
+Every write is keyed or recomputed, so a task retried after a crash at any
+point converges on the same tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import reduce
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.landing.audit import QUARANTINE_SCHEMA, ensure_table, with_retry
+from jobs.silver.accounting import row_accounting
+from jobs.silver.gate import DeliveryGate, GateFailed, GateVerdict
+from jobs.silver.outliers import OUTLIER_FLAGS, outlier_flags_col, outlier_stats
+from jobs.silver.quality import FeedQuality, feed_quality, gx_settings
+from jobs.silver.records import CONTENT_HASH, RECORD_KEY, accepted_records, check_records, quarantine_records
+from jobs.silver.versions import IS_CURRENT, LAST_SEEN, VERSION_RANK, copy_records, resolve_versions
+from regulake.catalog import register_table, save_view
+from regulake.config import Settings
+from regulake.feeds import FeedSchema, load_feed
+
+log = logging.getLogger(__name__)
+
+PROMOTED, HELD = "promoted", "held"
+
+RECORD_COPIES_SCHEMA = T.StructType([
+    T.StructField("feed_id", T.StringType()),
+    T.StructField("record_key", T.StringType()),
+    T.StructField("content_hash", T.StringType()),
+    T.StructField("batch_date", T.StringType()),
+    T.StructField("file_name", T.StringType()),
+    T.StructField("record_no", T.IntegerType()),
+    T.StructField("delivery_id", T.StringType()),
+])
+
+GATE_RESULT_SCHEMA = T.StructType([
+    T.StructField("feed_id", T.StringType()),
+    T.StructField("batch_date", T.StringType()),
+    T.StructField("delivery_id", T.StringType()),
+    T.StructField("mode", T.StringType()),
+    T.StructField("run_id", T.StringType()),
+    T.StructField("outcome", T.StringType()),
+    T.StructField("rows", T.LongType()),
+    T.StructField("rows_quarantined", T.LongType()),
+    T.StructField("quarantine_share", T.DoubleType()),
+    T.StructField("tolerance", T.DoubleType()),
+    T.StructField("failing_expectations", T.ArrayType(T.StringType())),
+    T.StructField("sample_records", T.ArrayType(T.StringType())),
+    T.StructField("data_docs_path", T.StringType()),
+    T.StructField("config_digest", T.StringType()),
+    T.StructField("evaluated_at", T.TimestampType()),
+])
+
+ROW_ACCOUNTING_SCHEMA = T.StructType([
+    T.StructField("feed_id", T.StringType()),
+    T.StructField("batch_date", T.StringType()),
+    T.StructField("delivery_id", T.StringType()),
+    T.StructField("manifest_rows", T.LongType()),
+    T.StructField("rows_in", T.LongType()),
+    T.StructField("rows_quarantined", T.LongType()),
+    T.StructField("rows_quarantined_landing", T.LongType()),
+    T.StructField("rows_quarantined_silver", T.LongType()),
+    T.StructField("rows_duplicate", T.LongType()),
+    T.StructField("rows_accepted", T.LongType()),
+    T.StructField("reconciled", T.BooleanType()),
+    T.StructField("accounted_at", T.TimestampType()),
+])
+
+
+@dataclass(frozen=True)
+class Delivery:
+    batch_date: str
+    delivery_id: str
+    mode: str
+    manifest_rows: int
+
+
+def _read(spark: SparkSession, settings: Settings, layer: str, table: str) -> DataFrame | None:
+    from delta.tables import DeltaTable
+
+    path = settings.table_path(layer, table)
+    return spark.read.format("delta").load(path) if DeltaTable.isDeltaTable(spark, path) else None
+
+
+def promoted_deliveries(spark: SparkSession, settings: Settings, feed_id: str) -> DataFrame | None:
+    """(batch_date, delivery_id, mode) of the feed's promoted deliveries."""
+    gate = _read(spark, settings, "audit", "gate_result")
+    if gate is None:
+        return None
+    return (gate.where((F.col("feed_id") == feed_id) & (F.col("outcome") == PROMOTED))
+            .select("batch_date", "delivery_id", "mode").distinct())
+
+
+def loaded_deliveries(spark: SparkSession, settings: Settings, feed_id: str) -> DataFrame | None:
+    log_table = _read(spark, settings, "audit", "delivery_log")
+    if log_table is None:
+        return None
+    return (log_table.where((F.col("feed_id") == feed_id) & (F.col("status") == "loaded"))
+            .select("feed_id", "batch_date", "delivery_id", "mode", "manifest_rows").distinct())
+
+
+def pending_deliveries(spark: SparkSession, settings: Settings, feed_id: str) -> list[Delivery]:
+    """Deliveries loaded into bronze and not promoted yet, oldest batch first."""
+    loaded = loaded_deliveries(spark, settings, feed_id)
+    if loaded is None:
+        return []
+    done = promoted_deliveries(spark, settings, feed_id)
+    if done is not None:
+        loaded = loaded.join(done.select("delivery_id"), "delivery_id", "left_anti")
+    return [Delivery(r.batch_date, r.delivery_id, r.mode or "incremental", int(r.manifest_rows or 0))
+            for r in loaded.orderBy("batch_date", "delivery_id").collect()]
+
+
+def _merge_keyed(spark: SparkSession, settings: Settings, table: str, schema: T.StructType, feed_id: str,
+                 source: DataFrame, keys: list[str]) -> None:
+    """Insert rows whose key is not in `audit.<table>` yet (within the feed's partition)."""
+    from delta.tables import DeltaTable
+
+    path = ensure_table(spark, settings, table, schema)
+    condition = " AND ".join([f"t.feed_id = '{feed_id}'"] + [f"t.{k} = s.{k}" for k in keys])
+    aligned = source.select(*[F.col(f.name).cast(f.dataType) for f in schema.fields])
+
+    def merge() -> None:
+        (DeltaTable.forPath(spark, path).alias("t").merge(aligned.alias("s"), condition)
+         .whenNotMatchedInsertAll().execute())
+
+    with_retry(merge, f"audit.{table} merge ({feed_id})")
+
+
+def _silver_columns(schema: FeedSchema, frame: DataFrame) -> list[str]:
+    order = [c.alias for c in schema.columns] + ["_extra", "_feed_id", "_batch_date", "_file_name",
+                                                 "_record_no", "_ingested_at", "_record_hash", "_delivery_id",
+                                                 "_dq_flags", OUTLIER_FLAGS, RECORD_KEY, CONTENT_HASH,
+                                                 VERSION_RANK, IS_CURRENT, LAST_SEEN]
+    assert set(order) == set(frame.columns), set(order) ^ set(frame.columns)
+    return order
+
+
+def merge_silver(spark: SparkSession, settings: Settings, schema: FeedSchema, accepted: DataFrame,
+                 latest_full_batch: str | None, full_advanced: bool) -> None:
+    """MERGE this run's accepted copies into `silver.<feed>`, recomputing the touched keys."""
+    from delta.tables import DeltaTable
+
+    feed_id = schema.feed_id
+    path = settings.table_path("silver", feed_id)
+    copies = _read(spark, settings, "audit", "record_copies").where(F.col("feed_id") == feed_id)
+    touched = accepted.select(RECORD_KEY).distinct()
+    touched_copies = copies.join(touched.withColumnRenamed(RECORD_KEY, "record_key"), "record_key", "left_semi")
+    exists = DeltaTable.isDeltaTable(spark, path)
+    if exists:
+        existing = spark.read.format("delta").load(path).join(touched, RECORD_KEY, "left_semi")
+    else:
+        existing = accepted.limit(0)
+    version_alias = schema.column(schema.version_column).alias
+    updates = resolve_versions(existing, accepted, touched_copies, version_alias, latest_full_batch)
+    updates = updates.select(*_silver_columns(schema, updates)).localCheckpoint()
+    if not exists:
+        updates.write.format("delta").mode("errorifexists").save(path)
+        register_table(spark, settings.lake_root, "silver", feed_id)
+    else:
+        changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in (
+            VERSION_RANK, IS_CURRENT, LAST_SEEN, "_batch_date", "_file_name", "_record_no"))
+        (DeltaTable.forPath(spark, path).alias("t")
+         .merge(updates.alias("s"), f"t.{RECORD_KEY} = s.{RECORD_KEY} AND t.{CONTENT_HASH} = s.{CONTENT_HASH}")
+         .whenMatchedUpdateAll(condition=changed).whenNotMatchedInsertAll().execute())
+    if full_advanced and latest_full_batch is not None:
+        # A newer full snapshot ends the currency of every key it no longer holds.
+        DeltaTable.forPath(spark, path).update(
+            condition=F.col(IS_CURRENT) & (F.col(LAST_SEEN) < F.lit(latest_full_batch)),
+            set={IS_CURRENT: F.lit(False)},
+        )
+
+
+def refresh_outliers(spark: SparkSession, settings: Settings, quality: FeedQuality, feed_id: str) -> None:
+    """Recompute `_outlier_flags` from the feed's statistics; rewrite only rows whose flags change."""
+    from delta.tables import DeltaTable
+
+    if not quality.outliers.columns:
+        return
+    path = settings.table_path("silver", feed_id)
+    stats = outlier_stats(spark.read.format("delta").load(path), quality.outliers)
+    flags = outlier_flags_col(stats, quality.outliers)
+    DeltaTable.forPath(spark, path).update(condition=~F.col(OUTLIER_FLAGS).eqNullSafe(flags),
+                                           set={OUTLIER_FLAGS: flags})
+
+
+def gate_digest(feed_id: str) -> str:
+    """What a verdict depends on besides the data: the feed's schema, the quality rules and their code."""
+    from regulake.config import PROJECT_ROOT, SCHEMAS_DIR, conf_file
+    from regulake.stage_state import files_digest
+
+    return files_digest([SCHEMAS_DIR / f"{feed_id}.yaml", conf_file("quality.yaml"), Path(__file__).parent,
+                         PROJECT_ROOT / "regulake" / "normalize.py"])
+
+
+def standing_holds(spark: SparkSession, settings: Settings, feed_id: str, digest: str) -> dict[str, GateVerdict]:
+    """delivery_id -> verdict of deliveries held back under the current rules.
+
+    Evaluating them again would give the same verdict, so they are not re-run
+    (and nothing is written): a rerun changes nothing, yet still fails naming
+    them. Changing the rules (e.g. raising a threshold) re-evaluates them.
+    """
+    gate = _read(spark, settings, "audit", "gate_result")
+    if gate is None:
+        return {}
+    latest = Window.partitionBy("delivery_id").orderBy(F.desc("evaluated_at"))
+    rows = (gate.where(F.col("feed_id") == feed_id).withColumn("_n", F.row_number().over(latest))
+            .where((F.col("_n") == 1) & (F.col("outcome") == HELD) & (F.col("config_digest") == digest))
+            .collect())
+    return {r.delivery_id: GateVerdict(
+        feed_id=feed_id, batch_date=r.batch_date, delivery_id=r.delivery_id, rows=int(r.rows),
+        rows_quarantined=int(r.rows_quarantined), tolerance=float(r.tolerance), success=False,
+        failing=list(r.failing_expectations or []), sample=list(r.sample_records or []),
+        data_docs=r.data_docs_path) for r in rows}
+
+
+def held_deliveries(spark: SparkSession, settings: Settings) -> list[tuple[str, str]]:
+    """(feed_id, batch_date) of every delivery whose latest gate verdict is `held`."""
+    gate = _read(spark, settings, "audit", "gate_result")
+    if gate is None:
+        return []
+    latest = Window.partitionBy("feed_id", "delivery_id").orderBy(F.desc("evaluated_at"))
+    rows = (gate.withColumn("_n", F.row_number().over(latest)).where((F.col("_n") == 1) & (F.col("outcome") == HELD))
+            .select("feed_id", "batch_date").orderBy("feed_id", "batch_date").collect())
+    return [(r.feed_id, r.batch_date) for r in rows]
+
+
+def write_gate_results(spark: SparkSession, settings: Settings, run_id: str,
+                       verdicts: list[tuple[Delivery, GateVerdict]], digest: str) -> None:
+    rows = [(v.feed_id, d.batch_date, d.delivery_id, d.mode, run_id, PROMOTED if v.success else HELD, v.rows,
+             v.rows_quarantined, v.quarantine_share, v.tolerance, v.failing, v.sample, v.data_docs, digest)
+            for d, v in verdicts]
+    frame = spark.createDataFrame(rows, T.StructType(GATE_RESULT_SCHEMA.fields[:-1])).withColumn(
+        "evaluated_at", F.current_timestamp())
+    path = ensure_table(spark, settings, "gate_result", GATE_RESULT_SCHEMA)
+    with_retry(lambda: frame.write.format("delta").mode("append").save(path), "audit.gate_result append")
+
+
+def write_row_accounting(spark: SparkSession, settings: Settings, feed_id: str,
+                         promoting: list[str]) -> DataFrame:
+    """Recompute `audit.row_accounting` for every promoted delivery of the feed (and `promoting`)."""
+    ids = spark.createDataFrame([(i,) for i in promoting], "delivery_id string")
+    done = promoted_deliveries(spark, settings, feed_id)
+    if done is not None:
+        ids = ids.unionByName(done.select("delivery_id"))
+    loaded = loaded_deliveries(spark, settings, feed_id)
+    deliveries = loaded.join(ids.distinct(), "delivery_id", "left_semi").select(
+        "feed_id", "batch_date", "delivery_id", "manifest_rows")
+    quarantine = _read(spark, settings, "audit", "quarantine").where(F.col("feed_id") == feed_id)
+    copies = _read(spark, settings, "audit", "record_copies").where(F.col("feed_id") == feed_id)
+    silver = _read(spark, settings, "silver", feed_id)
+    if silver is None:  # every record so far was quarantined
+        silver = spark.createDataFrame([], "_delivery_id string")
+    accounting = row_accounting(deliveries, quarantine, copies, silver)
+    path = ensure_table(spark, settings, "row_accounting", ROW_ACCOUNTING_SCHEMA)
+    aligned = accounting.select(*[F.col(f.name).cast(f.dataType) for f in ROW_ACCOUNTING_SCHEMA.fields])
+    aligned = aligned.localCheckpoint()  # written, then inspected by the caller: compute once
+    with_retry(lambda: aligned.write.format("delta").mode("overwrite")
+               .option("replaceWhere", f"feed_id = '{feed_id}'").save(path), "audit.row_accounting overwrite")
+    return aligned
+
+
+def _latest_full(spark: SparkSession, settings: Settings, feed_id: str) -> str | None:
+    done = promoted_deliveries(spark, settings, feed_id)
+    if done is None:
+        return None
+    return done.where(F.col("mode") == "full").agg(F.max("batch_date")).first()[0]
+
+
+def promote_feed(spark: SparkSession, settings: Settings, feed_id: str, run_id: str) -> dict:
+    """Gate and promote every pending delivery of `feed_id`; GateFailed names what was held back."""
+    schema = load_feed(feed_id)
+    quality = feed_quality(schema)
+    digest = gate_digest(feed_id)
+    holds = standing_holds(spark, settings, feed_id, digest)
+    pending = [d for d in pending_deliveries(spark, settings, feed_id) if d.delivery_id not in holds]
+    summary: dict = {"feed_id": feed_id, "run_id": run_id, "promoted": [], "held": []}
+    if not pending:
+        log.info("%s: no pending deliveries", feed_id)
+        if holds:
+            raise GateFailed("\n".join(f"(verdict of an earlier run; the rules have not changed since)\n{v.message()}"
+                                        for v in sorted(holds.values(), key=lambda v: v.batch_date)))
+        return summary
+    bronze = spark.read.format("delta").load(settings.table_path("bronze", feed_id))
+    gate = DeliveryGate(settings, schema, quality, gx_settings(), run_id)
+    verdicts: list[tuple[Delivery, GateVerdict]] = []
+    passed: list[tuple[Delivery, DataFrame]] = []
+    for delivery in pending:
+        rows = bronze.where((F.col("_batch_date") == delivery.batch_date)  # partition pruning
+                            & (F.col("_delivery_id") == delivery.delivery_id))
+        checked = check_records(rows, schema, quality)
+        checked = checked.persist()
+        verdict = gate.validate(checked, delivery.batch_date, delivery.delivery_id)
+        verdicts.append((delivery, verdict))
+        if verdict.success:
+            passed.append((delivery, checked))
+        else:
+            checked.unpersist()
+    accounting = None
+    try:
+        if passed:
+            _promote(spark, settings, schema, quality, [d for d, _ in passed], [c for _, c in passed])
+            accounting = write_row_accounting(spark, settings, feed_id, [d.delivery_id for d, _ in passed])
+        # Last: a delivery counts as promoted only once everything above is written.
+        write_gate_results(spark, settings, run_id, verdicts, digest)
+    finally:
+        for _, checked in passed:
+            checked.unpersist()
+    summary["promoted"] = [d.batch_date for d, v in verdicts if v.success]
+    summary["held"] = [d.batch_date for d, v in verdicts if not v.success]
+    summary["data_docs"] = sorted({v.data_docs for _, v in verdicts if v.data_docs})
+    if accounting is not None:
+        broken = accounting.where(~F.col("reconciled")).select("batch_date").collect()
+        summary["unreconciled"] = [r.batch_date for r in broken]
+        if broken:
+            log.error("%s: row accounting does not reconcile with the manifest for %s", feed_id,
+                      summary["unreconciled"])
+    held = [v for _, v in verdicts if not v.success] + list(holds.values())
+    if held:
+        raise GateFailed("\n".join(v.message() for v in held))
+    return summary
+
+
+def _promote(spark: SparkSession, settings: Settings, schema: FeedSchema, quality: FeedQuality,
+             deliveries: list[Delivery], checked: list[DataFrame]) -> None:
+    feed_id = schema.feed_id
+    union = reduce(DataFrame.unionByName, checked)
+    _merge_keyed(spark, settings, "quarantine", QUARANTINE_SCHEMA, feed_id, quarantine_records(union),
+                 ["stage", "delivery_id", "file_name", "record_no"])
+    accepted = accepted_records(union, schema).localCheckpoint()
+    _merge_keyed(spark, settings, "record_copies", RECORD_COPIES_SCHEMA, feed_id, copy_records(accepted),
+                 ["delivery_id", "file_name", "record_no"])
+    previous_full = _latest_full(spark, settings, feed_id)
+    run_full = max((d.batch_date for d in deliveries if d.mode == "full"), default=None)
+    latest_full = max(filter(None, (previous_full, run_full)), default=None)
+    full_advanced = run_full is not None and run_full == latest_full and run_full != previous_full
+    merge_silver(spark, settings, schema, accepted, latest_full, full_advanced)
+    refresh_outliers(spark, settings, quality, feed_id)
+    save_view(spark, settings, "silver", f"{feed_id}_current",
+              f"SELECT * FROM silver.{feed_id} WHERE {IS_CURRENT}")

@@ -1,0 +1,106 @@
+"""Per-feed quality settings of silver, read from the versioned `conf/quality.yaml`."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from regulake.config import conf_file, load_yaml
+from regulake.feeds import FeedSchema
+
+OUTLIER_TYPES = ("amount", "int")
+
+
+@dataclass(frozen=True)
+class OutlierRule:
+    """Log-scale z-score rule for one feed (see conf/quality.yaml)."""
+
+    z: float
+    min_count: int
+    columns: tuple[str, ...]  # aliases the rule applies to
+
+
+@dataclass(frozen=True)
+class FeedQuality:
+    """Gate thresholds and record rules of one feed."""
+
+    feed_id: str
+    max_quarantine_share: float
+    quarantine_allowance: int
+    max_flagged_share: float
+    strict_check_digit: frozenset[str]
+    outliers: OutlierRule
+
+    def quarantine_tolerance(self, rows: int) -> float:
+        """Share of a delivery of `rows` records that may be quarantined."""
+        return _tolerance(self.max_quarantine_share, self.quarantine_allowance, rows)
+
+    def flagged_tolerance(self, rows: int) -> float:
+        """Share of one column's values that may be nulled or flagged."""
+        return _tolerance(self.max_flagged_share, self.quarantine_allowance, rows)
+
+
+@dataclass(frozen=True)
+class GxSettings:
+    partial_unexpected_count: int
+    failing_records_sample: int
+    data_docs_dir: str
+
+
+def _tolerance(share: float, allowance: int, rows: int) -> float:
+    if rows <= 0:
+        return 1.0
+    return min(1.0, max(share, allowance / rows))
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in (extra or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _raw(path: Path | None) -> dict[str, Any]:
+    return load_yaml(path or conf_file("quality.yaml"))
+
+
+def feed_quality(schema: FeedSchema, path: Path | None = None) -> FeedQuality:
+    """The quality settings of a feed: defaults, then the feed's overrides."""
+    raw = _raw(path)
+    merged = _merge(raw.get("defaults") or {}, (raw.get("feeds") or {}).get(schema.feed_id) or {})
+    aliases = {c.alias for c in schema.columns}
+    strict = frozenset(merged.get("strict_check_digit") or ())
+    if not strict <= aliases:
+        raise ValueError(f"conf/quality.yaml: {schema.feed_id}.strict_check_digit names unknown columns "
+                         f"{sorted(strict - aliases)}")
+    rule = merged.get("outliers") or {}
+    columns = rule.get("columns", "auto")
+    if columns == "auto":
+        columns = [c.alias for c in schema.columns if c.type in OUTLIER_TYPES]
+    excluded = set(rule.get("exclude") or ())
+    columns = tuple(c for c in columns if c not in excluded)
+    if not set(columns) <= aliases:
+        raise ValueError(f"conf/quality.yaml: {schema.feed_id}.outliers names unknown columns")
+    return FeedQuality(
+        feed_id=schema.feed_id,
+        max_quarantine_share=float(merged["max_quarantine_share"]),
+        quarantine_allowance=int(merged.get("quarantine_allowance", 0)),
+        max_flagged_share=float(merged["max_flagged_share"]),
+        strict_check_digit=strict,
+        outliers=OutlierRule(z=float(rule.get("z", 3.0)), min_count=int(rule.get("min_count", 30)),
+                             columns=columns),
+    )
+
+
+def gx_settings(path: Path | None = None) -> GxSettings:
+    raw = _raw(path).get("gx") or {}
+    return GxSettings(
+        partial_unexpected_count=int(raw.get("partial_unexpected_count", 5)),
+        failing_records_sample=int(raw.get("failing_records_sample", 5)),
+        data_docs_dir=str(raw.get("data_docs_dir", "_data_docs")),
+    )

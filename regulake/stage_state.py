@@ -1,0 +1,92 @@
+"""Skip a whole-table stage when nothing it reads has changed since its last run.
+
+A Delta write commits a new version even when it changes no row, so a rerun that
+must change nothing has to decide not to write at all. Stages that rebuild from
+their inputs (linking, dbt, risk) fingerprint what they read — the Delta version of
+every input table, the files of config and code they depend on, and parameters
+such as the as-of date — and record it in `audit.stage_run` after they succeed.
+The next run with the same fingerprint is skipped, and says so in the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from regulake.catalog import _hadoop_fs, register_table
+from regulake.config import Settings
+
+log = logging.getLogger(__name__)
+
+STAGE_RUN = "stage_run"
+# Build output and caches inside code folders: they change without the code changing.
+_NOT_INPUTS = {"__pycache__", "target", "logs", "dbt_packages", ".pytest_cache"}
+_COMMIT = re.compile(r"^(\d{20})\.json$")
+
+
+def delta_version(spark: SparkSession, uri: str) -> int | None:
+    """The latest committed version of the Delta table at `uri` (None if there is none).
+
+    Read from the commit file names in `_delta_log`: one listing, no Spark job.
+    """
+    fs, path = _hadoop_fs(spark, f"{uri}/_delta_log")
+    if not fs.exists(path):
+        return None
+    versions = [int(m.group(1)) for status in fs.listStatus(path)
+                if (m := _COMMIT.match(status.getPath().getName()))]
+    return max(versions) if versions else None
+
+
+def table_versions(spark: SparkSession, settings: Settings, tables: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """{"layer.table": version or None} for each (layer, table)."""
+    return {f"{layer}.{table}": delta_version(spark, settings.table_path(layer, table))
+            for layer, table in sorted(set(tables))}
+
+
+def files_digest(paths: Iterable[Path]) -> str:
+    """One hash over the contents of files (directories: every source file below them)."""
+    digest = hashlib.sha256()
+    for root in paths:
+        files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix != ".pyc"
+                       and not _NOT_INPUTS.intersection(p.relative_to(root).parts)) if root.is_dir() else [root]
+        for file in files:
+            digest.update(str(file.relative_to(root.parent)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def fingerprint(**inputs: Any) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def last_fingerprint(spark: SparkSession, settings: Settings, stage: str) -> str | None:
+    path = settings.table_path("audit", STAGE_RUN)
+    if delta_version(spark, path) is None:
+        return None
+    row = (spark.read.format("delta").load(path).where(F.col("stage") == stage)
+           .orderBy(F.desc("finished_at")).select("fingerprint").first())
+    return row[0] if row else None
+
+
+def unchanged(spark: SparkSession, settings: Settings, stage: str, current: str) -> bool:
+    """True (and logged) when `stage` last ran on exactly these inputs."""
+    if last_fingerprint(spark, settings, stage) == current:
+        log.info("%s: inputs unchanged since its last run (fingerprint %s): skipped", stage, current[:12])
+        return True
+    return False
+
+
+def record(spark: SparkSession, settings: Settings, stage: str, run_id: str, current: str) -> None:
+    """Remember that `stage` succeeded on inputs `current` (call it last, after every write)."""
+    row = spark.createDataFrame([(stage, run_id, current)], "stage string, run_id string, fingerprint string")
+    path = settings.table_path("audit", STAGE_RUN)
+    row.withColumn("finished_at", F.current_timestamp()).write.format("delta").mode("append").save(path)
+    register_table(spark, settings.lake_root, "audit", STAGE_RUN)
