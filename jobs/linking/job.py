@@ -1,0 +1,344 @@
+"""The linking job: silver -> gold.entity_xref and gold.enterprise_person.
+
+I/O happens here and only here; every transformation is a DataFrame function of the
+other modules. One run:
+
+1. reads the current records of every configured silver feed and the latest
+   registration of every enterprise (silver.samr_enterprise);
+2. chooses what to link (incremental): mentions that are new or whose linking inputs
+   changed (`_input_hash`), plus the unlinked (`none`) rows that an enterprise
+   registered or changed since the last run could now match — they share an
+   identifier lookup or a blocking key value with it (`_retry_keys`, stored on every
+   unlinked row so this is a join, not a re-parse of the backlog). Links already
+   made are never redone;
+3. links them: identifiers first, then names (Splink), the rest `none`;
+4. MERGEs the results into gold.entity_xref on (feed_id, record_key), deleting rows
+   whose record is no longer current (a sentiment item re-delivered with fewer names);
+5. rebuilds gold.enterprise_person when enterprises changed and appends the run's
+   figures to audit.linking_run, whose enterprise watermark (max `_ingested_at`) tells
+   the next run which enterprises are new.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from jobs.linking import deterministic, features, persons, scoring
+from jobs.linking.config import LinkingConfig, load_linking_config
+from jobs.linking.mentions import all_mentions
+from regulake import stage_state
+from regulake.catalog import register_table
+from regulake.config import PROJECT_ROOT, Settings, conf_file
+
+log = logging.getLogger(__name__)
+
+XREF_TABLE = "entity_xref"
+PERSON_TABLE = "enterprise_person"
+RUN_TABLE = "linking_run"
+ENTERPRISE_FEED = "samr_enterprise"
+ENTERPRISE_COLUMNS = ("uscc", "ent_name", "region_code", "address", "reg_no", "org_code", "legal_rep_name",
+                      "legal_rep_id_no", "status", "_ingested_at")
+XREF_COLUMNS = ("feed_id", "record_key", "entity_id", "match_method", "match_score", "_input_hash", "_retry_keys")
+
+
+# --- pure steps ----------------------------------------------------------------------
+
+
+def latest_enterprises(silver_enterprise: DataFrame) -> DataFrame:
+    """The latest registration of every enterprise ever delivered (ENTERPRISE_COLUMNS).
+
+    Not only `_is_current`: a record that cites an enterprise dropped from a later full
+    snapshot still refers to a registered enterprise.
+    """
+    df = silver_enterprise
+    for column in ENTERPRISE_COLUMNS:
+        if column not in df.columns:
+            df = df.withColumn(column, F.lit(None).cast("timestamp" if column == "_ingested_at" else "string"))
+    order = [F.desc_nulls_last(c) for c in ("updated_at", "_batch_date", "_record_no") if c in df.columns]
+    latest = Window.partitionBy("uscc").orderBy(*order) if order else Window.partitionBy("uscc").orderBy("uscc")
+    return (
+        df.where(F.col("uscc").isNotNull())
+        .withColumn("_latest", F.row_number().over(latest))
+        .where("_latest = 1")
+        .select(*ENTERPRISE_COLUMNS)
+    )
+
+
+def select_work(mentions: DataFrame, previous: DataFrame | None, retry: DataFrame | None) -> DataFrame:
+    """Mentions to link this run: new or changed (by `_input_hash`), plus `retry` (feed_id, record_key)."""
+    if previous is None:
+        return mentions
+    known = previous.select("feed_id", "record_key", F.col("_input_hash").alias("input_hash"))
+    fresh = mentions.join(known, ["feed_id", "record_key", "input_hash"], "left_anti")
+    if retry is None:
+        return fresh
+    again = mentions.join(retry, ["feed_id", "record_key"], "left_semi")
+    return fresh.unionByName(again).dropDuplicates(["mention_id"])
+
+
+def _tagged(frame: DataFrame, id_column: str, keys: tuple[str, ...]) -> DataFrame:
+    """(id, retry key `bk_x=value`) for every non-null blocking key of a feature frame."""
+    pairs = F.array(*[F.concat(F.lit(f"{k}="), F.col(k)) for k in keys])
+    return frame.select(F.col(id_column).alias("id"), F.explode(pairs).alias("retry_key")).where(
+        F.col("retry_key").isNotNull()
+    )
+
+
+def enterprise_retry_keys(new_enterprises: DataFrame, config: LinkingConfig) -> DataFrame:
+    """Every identifier lookup and blocking key value of new enterprises (one column, retry_key)."""
+    by_id = deterministic.identifier_index(new_enterprises).select(
+        F.concat("kind", F.lit("="), "key").alias("retry_key"))
+    frame = features.with_blocking_keys(features.enterprise_features(new_enterprises), config.blocking_keys)
+    return by_id.unionByName(_tagged(frame, "unique_id", config.blocking_keys).select("retry_key")).distinct()
+
+
+def to_retry(previous: DataFrame, enterprise_keys: DataFrame) -> DataFrame:
+    """(feed_id, record_key) of unlinked rows sharing a retry key with new enterprises."""
+    unlinked = previous.where("match_method = 'none' AND _retry_keys IS NOT NULL").select(
+        "feed_id", "record_key", F.explode("_retry_keys").alias("retry_key"))
+    return unlinked.join(enterprise_keys, "retry_key", "left_semi").select("feed_id", "record_key").distinct()
+
+
+def link_mentions(db_api: Any, work: DataFrame, enterprises: DataFrame, config: LinkingConfig,
+                  stats: dict | None = None) -> DataFrame:
+    """Link mentions: XREF_COLUMNS (`_retry_keys` set on unlinked rows only).
+
+    Identifiers first, names for what identifiers leave, `none` for the rest. Reads
+    Splink's cached tables: consume it inside `scoring.splink_session`. When `stats` is
+    a dict it receives counts (name mentions, candidate pairs) and seconds per stage.
+    """
+    clock = _Clock(stats)
+    # Materialised at each Arrow UDF boundary: later steps read these frames several
+    # times, and re-running the Python parsers for every read costs more than storing them.
+    classified = deterministic.classify_identifiers(work).localCheckpoint()
+    index = deterministic.identifier_index(enterprises)
+    id_links = deterministic.link_by_identifier(classified, index, enterprises, config).localCheckpoint()
+    clock.lap("identifiers_s")
+    outcome = deterministic.identifier_outcome(classified, id_links, config)
+    mention_frame = features.with_blocking_keys(
+        features.mention_features(outcome.where("to_names")), config.blocking_keys
+    ).localCheckpoint()
+    if mention_frame.isEmpty():
+        pairs = work.sparkSession.createDataFrame([], scoring.PAIR_SCHEMA)
+    else:
+        enterprise_frame = features.cap_blocks(
+            features.with_blocking_keys(features.enterprise_features(enterprises), config.blocking_keys),
+            config.blocking_keys, config.max_block,
+        ).localCheckpoint()
+        pairs = scoring.score_candidates(db_api, mention_frame, enterprise_frame, config)
+    clock.lap("name_features_s")
+    name_links = scoring.decide(pairs, config).localCheckpoint()
+    clock.lap("name_scoring_s")
+    if stats is not None:
+        stats.update(name_mentions=mention_frame.count(), candidate_pairs=pairs.count(),
+                     name_links=name_links.count(), id_links=id_links.count())
+    retry_keys = (
+        deterministic.lookup_keys(classified, config)
+        .select(F.col("mention_id").alias("id"), F.concat("kind", F.lit("="), "key").alias("retry_key"))
+        .unionByName(_tagged(mention_frame, "unique_id", config.blocking_keys))
+        .groupBy(F.col("id").alias("mention_id")).agg(F.array_sort(F.collect_set("retry_key")).alias("_keys"))
+    )
+    links = id_links.unionByName(name_links)
+    return (
+        work.select("mention_id", "feed_id", "record_key", F.col("input_hash").alias("_input_hash"))
+        .join(links, "mention_id", "left")
+        .join(retry_keys, "mention_id", "left")
+        .select(
+            "feed_id", "record_key", "entity_id",
+            F.coalesce("match_method", F.lit("none")).alias("match_method"),
+            F.col("match_score").cast("double").alias("match_score"),
+            "_input_hash",
+            F.when(F.col("match_method").isNull(), F.col("_keys")).alias("_retry_keys"),
+        )
+    )
+
+
+class _Clock:
+    """Seconds between laps, into a stats dict (or nowhere)."""
+
+    def __init__(self, stats: dict | None) -> None:
+        self.stats, self.last = stats, time.monotonic()
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        if self.stats is not None:
+            self.stats[name] = round(now - self.last, 1)
+        self.last = now
+
+
+def _compact(spark: SparkSession, df: DataFrame) -> DataFrame:
+    """At most spark.sql.shuffle.partitions partitions: the union of 13 feeds is many small
+    ones, and each partition pays the Python worker round trip of the Arrow UDFs."""
+    target = int(spark.conf.get("spark.sql.shuffle.partitions", "8"))
+    return df.coalesce(target) if df.rdd.getNumPartitions() > target else df
+
+
+def link_frames(spark: SparkSession, silver: dict[str, DataFrame], config: LinkingConfig,
+                stats: dict | None = None) -> DataFrame:
+    """Link every mention of `silver` (feed_id -> current records) from scratch; no I/O.
+
+    What a first run computes; model training and checks on stand-in data call it.
+    The result is materialised (local checkpoint), so it outlives the Splink session.
+    """
+    enterprises = latest_enterprises(silver[ENTERPRISE_FEED]).localCheckpoint()
+    mentions = _compact(spark, all_mentions(silver, config)).localCheckpoint()
+    with scoring.splink_session(spark) as db_api:
+        return link_mentions(db_api, mentions, enterprises, config, stats).localCheckpoint()
+
+
+# --- I/O edges -----------------------------------------------------------------------
+
+
+def _delta_exists(spark: SparkSession, path: str) -> bool:
+    from delta.tables import DeltaTable
+
+    return DeltaTable.isDeltaTable(spark, path)
+
+
+def read_silver_current(spark: SparkSession, settings: Settings, config: LinkingConfig) -> dict[str, DataFrame]:
+    """feed_id -> current records, for every configured feed whose silver table exists."""
+    frames = {}
+    for feed_id in config.feeds:
+        path = settings.table_path("silver", feed_id)
+        if _delta_exists(spark, path):
+            df = spark.read.format("delta").load(path)
+            frames[feed_id] = df.where(F.col("_is_current")) if "_is_current" in df.columns else df
+        else:
+            log.warning("silver.%s does not exist yet: not linked this run", feed_id)
+    return frames
+
+
+def _last_watermark(spark: SparkSession, settings: Settings) -> datetime | None:
+    path = settings.table_path("audit", RUN_TABLE)
+    if not _delta_exists(spark, path):
+        return None
+    return spark.read.format("delta").load(path).agg(F.max("enterprise_watermark").alias("w")).first()["w"]
+
+
+def _write_xref(spark: SparkSession, settings: Settings, mentions: DataFrame, results: DataFrame,
+                feeds: list[str], run_id: str) -> None:
+    """One MERGE: upsert this run's results, delete rows of records no longer current."""
+    from delta.tables import DeltaTable
+
+    path = settings.table_path("gold", XREF_TABLE)
+    stamped = results.withColumn("_run_id", F.lit(run_id)).withColumn("_linked_at", F.current_timestamp())
+    if not _delta_exists(spark, path):
+        stamped.write.format("delta").partitionBy("feed_id").save(path)
+        register_table(spark, settings.lake_root, "gold", XREF_TABLE)
+        return
+    _add_missing_columns(spark, path, stamped)
+    # Every current key is in the source, so a target row the source lacks is stale.
+    source = mentions.select("feed_id", "record_key").join(
+        stamped.withColumn("_relinked", F.lit(True)), ["feed_id", "record_key"], "left")
+    columns = {c: f"s.{c}" for c in (*XREF_COLUMNS, "_run_id", "_linked_at")}
+    feed_list = ", ".join(f"'{f}'" for f in feeds)
+    (
+        DeltaTable.forPath(spark, path).alias("t")
+        .merge(source.alias("s"), "t.feed_id = s.feed_id AND t.record_key = s.record_key")
+        .whenMatchedUpdate(condition="s._relinked", set=columns)
+        .whenNotMatchedInsert(condition="s._relinked", values=columns)
+        .whenNotMatchedBySourceDelete(condition=f"t.feed_id IN ({feed_list})")
+        .execute()
+    )
+
+
+def _add_missing_columns(spark: SparkSession, path: str, df: DataFrame) -> None:
+    """ALTER TABLE ADD COLUMNS for columns `df` has and the table lacks (a lake written by an
+    earlier version of this job); schema auto-merge is off on purpose (conf/regulake.yaml)."""
+    existing = set(spark.read.format("delta").load(path).columns)
+    missing = [f for f in df.schema.fields if f.name not in existing]
+    if missing:
+        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in missing)
+        spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({columns})")
+
+
+def _overwrite(spark: SparkSession, settings: Settings, layer: str, table: str, df: DataFrame) -> None:
+    df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(settings.table_path(layer, table))
+    register_table(spark, settings.lake_root, layer, table)
+
+
+def _append(spark: SparkSession, settings: Settings, layer: str, table: str, df: DataFrame) -> None:
+    df.write.format("delta").mode("append").save(settings.table_path(layer, table))
+    register_table(spark, settings.lake_root, layer, table)
+
+
+def link_entities(spark: SparkSession, settings: Settings, run_id: str) -> dict:
+    """Link the current silver records to enterprises; write gold.entity_xref and gold.enterprise_person.
+
+    Incremental (see the module docstring); rerunning on unchanged silver links nothing.
+    Returns the run's figures (also appended to audit.linking_run): enterprises, new
+    enterprises, mentions, linked this run (of which retried unlinked rows), links by
+    method, name mentions, candidate pairs and seconds per stage.
+    """
+    started = time.monotonic()
+    config = load_linking_config()
+    inputs = stage_state.fingerprint(
+        tables=stage_state.table_versions(spark, settings, [("silver", feed) for feed in config.feeds]),
+        code=stage_state.files_digest([conf_file("linking.yaml"), Path(__file__).parent,
+                                       PROJECT_ROOT / "regulake" / "names.py"]),
+    )
+    if stage_state.unchanged(spark, settings, "link_entities", inputs):
+        return {"run_id": run_id, "skipped": "inputs unchanged"}
+    silver = read_silver_current(spark, settings, config)
+    if ENTERPRISE_FEED not in silver:
+        log.warning("silver.%s missing: nothing to link against", ENTERPRISE_FEED)
+        return {"run_id": run_id, "skipped": "no silver.samr_enterprise"}
+    enterprise_path = settings.table_path("silver", ENTERPRISE_FEED)
+    enterprises = latest_enterprises(spark.read.format("delta").load(enterprise_path)).localCheckpoint()
+    mentions = _compact(spark, all_mentions(silver, config)).localCheckpoint()
+
+    xref_path = settings.table_path("gold", XREF_TABLE)
+    previous = spark.read.format("delta").load(xref_path) if _delta_exists(spark, xref_path) else None
+    watermark = _last_watermark(spark, settings)
+    # Without a watermark (first run, or silver without _ingested_at) every enterprise is new.
+    new_enterprises = enterprises if watermark is None else enterprises.where(F.col("_ingested_at") > F.lit(watermark))
+    n_new_enterprises = new_enterprises.count()
+    retry = None
+    if previous is not None and n_new_enterprises:
+        retry = to_retry(previous, enterprise_retry_keys(new_enterprises, config)).localCheckpoint()
+    work = select_work(mentions, previous, retry).localCheckpoint()
+
+    stats: dict = {"linked_this_run": work.count(), "retried_unlinked": retry.count() if retry is not None else 0}
+    with scoring.splink_session(spark) as db_api:
+        results = link_mentions(db_api, work, enterprises, config, stats).localCheckpoint()
+    by_method = {r["match_method"]: int(r["n"])
+                 for r in results.groupBy("match_method").agg(F.count("*").alias("n")).collect()}
+    _write_xref(spark, settings, mentions, results, sorted(silver), run_id)
+    if n_new_enterprises or not _delta_exists(spark, settings.table_path("gold", PERSON_TABLE)):
+        _overwrite(spark, settings, "gold", PERSON_TABLE, persons.enterprise_person(enterprises))
+
+    figures = {
+        "run_id": run_id,
+        "feeds": sorted(silver),
+        "enterprises": enterprises.count(),
+        "new_enterprises": n_new_enterprises,
+        "mentions": mentions.count(),
+        "by_method": by_method,
+        **stats,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    watermark_now = enterprises.agg(F.max("_ingested_at").alias("w")).first()["w"]
+    _append(spark, settings, "audit", RUN_TABLE, _run_row(spark, figures, watermark_now))
+    stage_state.record(spark, settings, "link_entities", run_id, inputs)
+    log.info("linking %s: %s", run_id, figures)
+    return figures
+
+
+_RUN_COUNTS = ("enterprises", "new_enterprises", "mentions", "linked_this_run", "retried_unlinked",
+               "name_mentions", "candidate_pairs", "id_links", "name_links")
+
+
+def _run_row(spark: SparkSession, figures: dict, watermark: datetime | None) -> DataFrame:
+    counts = ", ".join(f"{name} long" for name in _RUN_COUNTS)
+    row = (figures["run_id"], watermark, *[int(figures.get(name, 0)) for name in _RUN_COUNTS],
+           figures["by_method"], float(figures["seconds"]))
+    return spark.createDataFrame(
+        [row], f"run_id string, enterprise_watermark timestamp, {counts}, by_method map<string,long>, seconds double"
+    ).withColumn("finished_at", F.current_timestamp())
