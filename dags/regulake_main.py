@@ -59,11 +59,14 @@ def regulake_main():
         promote(context["params"], feed_id, context["run_id"])
         return feed_id
 
-    @task
-    def link_entities(promoted: list[str]) -> None:
-        from regulake.pipeline import run_stage
+    # all_done: a delivery held back by the quality gate fails its feed's task, but the
+    # other feeds go on to gold; any other failure stops the run here (check_promoted).
+    @task(trigger_rule="all_done")
+    def link_entities(promoted: list[str], feeds: list[str]) -> None:
+        from regulake.pipeline import check_promoted, run_stage
 
         context = get_current_context()
+        check_promoted(context["params"], feeds, list(promoted))
         run_stage("link_entities", context["params"], context["run_id"])
 
     @task
@@ -104,7 +107,7 @@ def regulake_main():
     feeds = discover_feeds()
     landed = land_feed.expand(feed_id=feeds)
     promoted = promote_feed.expand(feed_id=landed)
-    linked = link_entities(promoted)
+    linked = link_entities(promoted, feeds)
     built = dbt_build()
     risk = risk_classes()
     plan = inspection_plan()

@@ -22,7 +22,7 @@ GOLD_ASSET_URI = "regulake://gold"
 # not in the tree yet is skipped with a warning naming its issue.
 STAGES: dict[str, tuple[str, str, int]] = {
     "link_entities": ("jobs.linking", "link_entities", 5),
-    "dbt_build": ("jobs.dbt", "dbt_build", 6),
+    "dbt_build": ("jobs.dbt", "build_themes", 6),
     "risk_classes": ("jobs.risk", "classify_enterprises", 7),
     "inspection_plan": ("jobs.risk", "draw_inspection_plan", 7),
     "scorecards": ("jobs.scorecards", "build_scorecards", 8),
@@ -83,9 +83,27 @@ def promote_feed(params: dict[str, Any], feed_id: str, run_id: str) -> dict:
         raise
 
 
+def check_promoted(params: dict[str, Any], feeds: list[str], promoted: list[str]) -> None:
+    """Go on past feeds whose deliveries the gate held back; stop on any other failure."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    failed = sorted(set(feeds) - set(promoted))
+    if not failed:
+        return
+    from jobs.silver import held_deliveries
+
+    settings = settings_for(params)
+    held = {feed for feed, _ in held_deliveries(_spark(settings), settings)}
+    crashed = [feed for feed in failed if feed not in held]
+    if crashed:
+        raise AirflowFailException(f"landing or promotion failed for {', '.join(crashed)} (see those tasks' logs); "
+                                   "nothing downstream runs until they succeed")
+    log.warning("deliveries of %s are held back by the quality gate: gold is built without them", ", ".join(failed))
+
+
 def run_stage(stage: str, params: dict[str, Any], run_id: str) -> Any:
     module, function, issue = STAGES[stage]
-    if stage in {"risk_classes", "inspection_plan", "scorecards"}:
+    if stage in {"dbt_build", "risk_classes", "inspection_plan", "scorecards"}:
         return _call(module, function, issue, params, run_id, as_of_date(params))
     return _call(module, function, issue, params, run_id)
 
@@ -130,5 +148,16 @@ def record_run(params: dict[str, Any], run_id: str, state: str) -> None:
 
 
 def publish(params: dict[str, Any], run_id: str) -> None:
+    """Publish, record the run, then fail it if the gate still holds deliveries back (after publishing the rest)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from jobs.silver import held_deliveries
+
     run_stage("publish", params, run_id)
-    record_run(params, run_id, "success")
+    settings = settings_for(params)
+    held = held_deliveries(_spark(settings), settings)
+    record_run(params, run_id, "held_back" if held else "success")
+    if held:
+        names = ", ".join(f"{feed}/{batch}" for feed, batch in held)
+        raise AirflowFailException(f"gold is published, but the quality gate holds back {len(held)} deliveries: "
+                                   f"{names} (audit.gate_result and the promote_feed task logs say why)")
