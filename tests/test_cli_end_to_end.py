@@ -1,38 +1,46 @@
-"""The CLI end to end on a tiny generated landing: generate → run (the real DAG) → status → sql → rerun."""
+"""The CLI end to end: run (the real DAG) over a landing → gold; sql while a run writes; status; rerun.
+
+The landing is the shared sample deliveries (defects included) when they sit beside
+the repository, else a small generated one: both follow the data exchange standard.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REGULAKE = str(Path(sys.executable).with_name("regulake"))
+PROJECT = Path(__file__).resolve().parents[1]
+SAMPLES = PROJECT.parent / "shared" / "samples" / "landing"
+AS_OF = "2024-03-31"
+RIC = re.compile(r"\b\d{17}[\dXx]\b")
 
 pytestmark = pytest.mark.slow
 
 
-def _cli(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+def _env() -> dict[str, str]:
     env = os.environ.copy()
     env["REGULAKE__SPARK__MASTER"] = "local[2]"
-    result = subprocess.run([REGULAKE, *args], capture_output=True, text=True, env=env, timeout=timeout)
+    return env
+
+
+def _cli(*args: str, timeout: int = 2400) -> subprocess.CompletedProcess:
+    result = subprocess.run([REGULAKE, *args], capture_output=True, text=True, env=_env(), timeout=timeout)
     assert result.returncode == 0, f"regulake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
     return result
 
 
-def _sql_json(lake: Path, query: str) -> list[dict]:
+def _sql(lake: Path, query: str) -> list[dict]:
     result = _cli("sql", query, "--lake", str(lake), "--format", "json")
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("generated")
-    _cli("generate", "--out", str(out), "--enterprises", "300", "--batches", "2", "--seed", "11", "--no-progress")
-    return out
 
 
 def _table_versions(lake: Path) -> dict[str, int]:
@@ -44,68 +52,123 @@ def _table_versions(lake: Path) -> dict[str, int]:
     return versions
 
 
-def test_generate_run_status_sql_and_rerun(generated, tmp_path):
-    import pandas as pd
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory) -> Path:
+    if SAMPLES.is_dir():
+        return SAMPLES
+    out = tmp_path_factory.mktemp("generated")
+    _cli("generate", "--out", str(out), "--enterprises", "300", "--batches", "2", "--seed", "11", "--no-progress")
+    return out / "landing"
 
-    lake = tmp_path / "lake"
-    _cli("run", "--landing", str(generated / "landing"), "--lake", str(lake), "--as-of", "2024-03-31")
 
-    # every delivery the generator wrote is in the delivery log with the status its truth expects
-    truth = pd.read_parquet(generated / "truth" / "deliveries.parquet")
-    logged = {
-        (row["feed_id"], row["batch_date"]): row["status"]
-        for row in _sql_json(lake, "SELECT feed_id, batch_date, status FROM audit.delivery_log")
-    }
-    first = truth[truth.landing == "landing"]
-    expected = {(r.feed_id, r.batch_date): r.expected_status for r in first.itertuples()}
-    assert logged == expected
+@pytest.fixture(scope="module")
+def lake(landing, tmp_path_factory) -> Path:
+    lake = tmp_path_factory.mktemp("e2e") / "lake"
+    _cli("run", "--landing", str(landing), "--lake", str(lake), "--as-of", AS_OF)
+    return lake
 
-    # an identical delivery sent again (under a second landing root) is a no-op logged as duplicate
-    # ... and while that run is going, an analyst queries the same lake from another process
-    bronze_before_resend = _table_versions(lake)
-    env = os.environ.copy()
-    env["REGULAKE__SPARK__MASTER"] = "local[2]"
+
+def test_generate_writes_deliveries_and_their_truth(tmp_path):
+    _cli("generate", "--out", str(tmp_path), "--enterprises", "40", "--batches", "2", "--seed", "3", "--no-progress")
+    manifests = list((tmp_path / "landing").glob("*/*/manifest.json"))
+    assert len({m.parent.parent.name for m in manifests}) == 15
+    assert (tmp_path / "truth" / "records.parquet").is_file()
+
+
+def test_every_delivery_is_logged_and_every_loaded_one_reaches_silver(lake, landing):
+    folders = {(p.parent.name, p.name) for p in landing.glob("*/*") if p.is_dir()}
+    logged = {(r["feed_id"], r["batch_date"]): r["status"]
+              for r in _sql(lake, "SELECT feed_id, batch_date, status FROM audit.delivery_log")}
+    assert set(logged) == folders
+    gated = {(r["feed_id"], r["batch_date"]): r["outcome"]
+             for r in _sql(lake, "SELECT feed_id, batch_date, outcome FROM audit.gate_result")}
+    assert gated == {key: "promoted" for key, status in logged.items() if status == "loaded"}
+    broken = _sql(lake, "SELECT feed_id, batch_date FROM audit.row_accounting WHERE NOT reconciled")
+    assert broken == []
+
+
+def test_gold_holds_every_mart_and_each_enterprise_once_as_current(lake):
+    marts = {p.stem for p in (PROJECT / "dbt_project" / "models" / "marts").rglob("*.sql")}
+    gold = {r["tableName"] for r in _sql(lake, "SHOW TABLES IN gold")}
+    assert marts <= gold, f"marts missing from gold: {sorted(marts - gold)}"
+    [row] = _sql(lake, "SELECT count(*) AS n, count(DISTINCT entity_id) AS d FROM gold.dim_enterprise WHERE is_current")
+    [registered] = _sql(lake, "SELECT count(DISTINCT uscc) AS n FROM silver.samr_enterprise")
+    assert row["n"] == row["d"] == registered["n"] > 0
+    [linked] = _sql(lake, "SELECT count(*) AS n FROM gold.entity_xref WHERE entity_id IS NOT NULL")
+    assert linked["n"] > registered["n"]
+
+
+def test_the_analyst_question_is_one_query_on_gold(lake):
+    """Per region, enterprises with an unrevoked serious penalty and a substantiated complaint in 12 months."""
+    themes = (PROJECT / "docs" / "THEMES.md").read_text(encoding="utf-8")
+    query = re.search(r"```sql\n(.*?)```", themes[themes.index("Per region"):], re.S).group(1)
+    rows = _sql(lake, query.replace("current_date()", f"date'{AS_OF}'").strip().rstrip(";"))
+    # the same question asked another way (joins instead of EXISTS) must agree
+    joined = _sql(lake, f"""
+        SELECT e.region_code, count(DISTINCT e.entity_id) AS enterprises
+        FROM gold.dim_enterprise e
+        JOIN gold.fct_penalty p ON p.entity_id = e.entity_id AND p.is_effective AND p.is_serious
+             AND p.decision_date >= add_months(date'{AS_OF}', -12)
+        JOIN gold.fct_hotline_ticket t ON t.entity_id = e.entity_id AND t.is_complaint AND t.is_substantiated
+             AND t.received_at >= add_months(date'{AS_OF}', -12)
+        WHERE e.is_current GROUP BY e.region_code""")
+    assert {r["region_code"]: r["enterprises"] for r in rows} == {r["region_code"]: r["enterprises"] for r in joined}
+
+
+def test_public_views_expose_no_unmasked_ric(lake):
+    views = [r["tableName"] for r in _sql(lake, "SHOW TABLES IN public")]
+    assert views
+    for view in views:
+        text = json.dumps(_sql(lake, f"SELECT * FROM public.{view}"), ensure_ascii=False)
+        assert not RIC.search(text.replace('"', " ")), f"public.{view} exposes an unmasked RIC"
+
+
+def test_a_resend_while_an_analyst_queries_then_a_rerun_change_nothing(lake, landing, tmp_path):
+    resend_root = tmp_path / "resend"
+    shutil.copytree(landing, resend_root)
+    before = _table_versions(lake)
     resend = subprocess.Popen(
-        [REGULAKE, "run", "--landing", str(generated / "landing_resend"), "--lake", str(lake), "--as-of", "2024-03-31"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        [REGULAKE, "run", "--landing", str(resend_root), "--lake", str(lake), "--as-of", AS_OF],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
     )
     try:
         tables = _cli("sql", "SHOW TABLES IN audit", "--lake", str(lake), "--format", "csv").stdout
         assert "delivery_log" in tables
         assert resend.poll() is None, "the run ended before the query: no overlap was tested"
-        output, _ = resend.communicate(timeout=1800)
+        output, _ = resend.communicate(timeout=2400)
     finally:
         if resend.poll() is None:
             resend.kill()
     assert resend.returncode == 0, output[-5000:]
-    resent = truth[truth.landing == "landing_resend"]
-    duplicates = {
-        (row["feed_id"], row["batch_date"])
-        for row in _sql_json(lake, "SELECT feed_id, batch_date FROM audit.delivery_log WHERE status = 'duplicate'")
-    }
-    assert duplicates == {(r.feed_id, r.batch_date) for r in resent.itertuples()}
-    assert {t: v for t, v in _table_versions(lake).items() if t.startswith("bronze.")} == {
-        t: v for t, v in bronze_before_resend.items() if t.startswith("bronze.")
-    }
+    duplicates = {(r["feed_id"], r["batch_date"]) for r in _sql(
+        lake, "SELECT feed_id, batch_date FROM audit.delivery_log WHERE status = 'duplicate'")}
+    loaded = {(r["feed_id"], r["batch_date"]) for r in _sql(
+        lake, "SELECT feed_id, batch_date FROM audit.delivery_log WHERE status = 'loaded'")}
+    assert loaded <= duplicates
+
+    after_resend = _table_versions(lake)
+    changed = {t for t in after_resend if before.get(t) != after_resend[t]} - {
+        "audit.pipeline_run", "audit.delivery_log"}
+    assert changed == set(), f"a resent landing committed to {sorted(changed)}"
 
     status = _cli("status", "--lake", str(lake)).stdout
-    assert "bronze.samr_enterprise" in status and "loaded" in status
+    assert "silver.samr_enterprise" in status
 
-    # a second run over the same landing changes nothing
-    before = _table_versions(lake)
-    bronze_rows = _sql_json(lake, "SELECT count(*) AS n FROM bronze.samr_enterprise")
-    _cli("run", "--landing", str(generated / "landing"), "--lake", str(lake), "--as-of", "2024-03-31")
+    _cli("run", "--landing", str(landing), "--lake", str(lake), "--as-of", AS_OF)
     after = _table_versions(lake)
-    changed = {t for t in before if before[t] != after.get(t) and t != "audit.pipeline_run"}
+    changed = {t for t in after if after_resend.get(t) != after[t]} - {"audit.pipeline_run"}
     assert changed == set(), f"a rerun committed to {sorted(changed)}"
-    assert _sql_json(lake, "SELECT count(*) AS n FROM bronze.samr_enterprise") == bronze_rows
 
 
 def test_run_fails_clearly_on_a_missing_landing(tmp_path):
-    env = os.environ.copy()
     result = subprocess.run(
         [REGULAKE, "run", "--landing", str(tmp_path / "nope"), "--lake", str(tmp_path / "lake")],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True, text=True, env=_env(), timeout=300,
     )
     assert result.returncode != 0
     assert "nope" in result.stderr + result.stdout
+
+
+def test_conf_files_parse():
+    for path in (PROJECT / "conf").glob("*.yaml"):
+        assert yaml.safe_load(path.read_text(encoding="utf-8")) is not None, path
