@@ -154,7 +154,9 @@ def test_gate_holds_back_a_bad_delivery(spark, lake):
     assert "expect_column_values_to_not_be_null(column=listed_date__status)" in message
     assert "part-0001.csv#1: missing_required (missing_required: listed_date)" in message
     docs = message.split("Data Docs: ")[1].strip().removeprefix("file://")
-    assert Path(docs).is_file()
+    page = Path(docs).read_text(encoding="utf-8")
+    assert "listed_date__status" in page
+    assert "never be null" in page or "expect_column_values_to_not_be_null" in page
     # The other delivery was promoted; the held one stays pending (and in bronze).
     silver = table(spark, lake, "silver", "samr_abnormal_list")
     assert {r._batch_date for r in silver.collect()} == {"20240202"}
