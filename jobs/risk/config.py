@@ -1,0 +1,133 @@
+"""conf/risk.yaml as typed objects: indicators, bands, vetoes, warnings and sampling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from regulake.config import conf_file
+
+CLASSES = ("A", "B", "C", "D")
+SCALE_KINDS = ("flag", "linear", "steps")
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """A third-level indicator: how its raw value is measured and turned into points."""
+
+    code: str
+    name: str
+    category: str
+    group: str
+    group_name: str
+    measure: str
+    points: float
+    scale: Any
+    params: dict = field(default_factory=dict)
+    missing: float = 0.0
+
+
+@dataclass(frozen=True)
+class Category:
+    code: str
+    name: str
+    name_en: str
+    max_points: float
+    indicators: tuple[Indicator, ...]
+
+
+@dataclass(frozen=True)
+class VetoRule:
+    code: str
+    reason: str
+    force_class: str
+    rule: str
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RiskConfig:
+    version: str
+    max_score: float
+    explanation_top: int
+    bands: tuple[tuple[str, float], ...]
+    categories: tuple[Category, ...]
+    vetoes: tuple[VetoRule, ...]
+    warnings: tuple[dict, ...]
+    sampling: dict
+    path: Path | None = None
+
+    @property
+    def indicators(self) -> tuple[Indicator, ...]:
+        return tuple(ind for cat in self.categories for ind in cat.indicators)
+
+    def warning(self, code: str) -> dict | None:
+        return next((w for w in self.warnings if w["code"] == code), None)
+
+    def seed_for(self, as_of: date) -> int:
+        """The sampling seed of an as-of run (recorded on every plan row)."""
+        return int(self.sampling.get("seed_base", 0)) * 10**8 + int(as_of.strftime("%Y%m%d"))
+
+
+def _check_scale(code: str, scale: Any) -> None:
+    kind = scale if isinstance(scale, str) else next(iter(scale), None)
+    if kind not in SCALE_KINDS:
+        raise ValueError(f"conf/risk.yaml indicator {code}: scale must be one of {SCALE_KINDS}")
+    if kind == "steps":
+        mins = [step[0] for step in scale["steps"]]
+        if mins != sorted(mins):
+            raise ValueError(f"conf/risk.yaml indicator {code}: steps must ascend")
+
+
+def parse_config(raw: dict, path: Path | None = None) -> RiskConfig:
+    from jobs.risk.indicators import MEASURES
+
+    categories = []
+    seen: set[str] = set()
+    for cat in raw["categories"]:
+        indicators = []
+        for group in cat["groups"]:
+            for ind in group["indicators"]:
+                if ind["code"] in seen:
+                    raise ValueError(f"conf/risk.yaml: indicator {ind['code']} defined twice")
+                seen.add(ind["code"])
+                if ind["measure"] not in MEASURES:
+                    raise ValueError(f"conf/risk.yaml indicator {ind['code']}: unknown measure {ind['measure']}")
+                _check_scale(ind["code"], ind["scale"])
+                indicators.append(Indicator(
+                    code=ind["code"], name=ind["name"], category=cat["code"], group=group["code"],
+                    group_name=group["name"], measure=ind["measure"], points=float(ind["points"]),
+                    scale=ind["scale"], params=dict(ind.get("params") or {}),
+                    missing=float(ind.get("missing", 0.0)),
+                ))
+        max_points = float(cat.get("max_points", sum(i.points for i in indicators)))
+        categories.append(Category(cat["code"], cat["name"], cat.get("name_en", ""), max_points, tuple(indicators)))
+    bands = tuple((b["class"], float(b["min"])) for b in raw["bands"])
+    if [b[0] for b in bands] != list(CLASSES) or [b[1] for b in bands] != sorted(b[1] for b in bands):
+        raise ValueError("conf/risk.yaml bands: classes A-D with ascending minimums")
+    vetoes = tuple(VetoRule(v["code"], v["reason"], v["force_class"], v["rule"], dict(v.get("params") or {}))
+                   for v in raw.get("vetoes", []))
+    ratios = raw["sampling"]["ratios"]
+    if set(ratios) != set(CLASSES) or not all(0 <= float(r) <= 1 for r in ratios.values()):
+        raise ValueError("conf/risk.yaml sampling.ratios: a ratio in [0, 1] for each class A-D")
+    return RiskConfig(
+        version=str(raw["version"]),
+        max_score=float(raw["score"]["max"]),
+        explanation_top=int(raw["score"].get("explanation_top", 3)),
+        bands=bands,
+        categories=tuple(categories),
+        vetoes=vetoes,
+        warnings=tuple(raw.get("warnings", [])),
+        sampling=dict(raw["sampling"]),
+        path=path,
+    )
+
+
+def load_risk_config(path: Path | None = None) -> RiskConfig:
+    path = path or conf_file("risk.yaml")
+    with open(path, encoding="utf-8") as handle:
+        return parse_config(yaml.safe_load(handle), path)
