@@ -3,8 +3,10 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 DEMO  ?= demo
+LAKE  ?= $(DEMO)/lake
+PORT  ?= 10000
 
-.PHONY: setup demo test lint lock airflow clean
+.PHONY: setup demo test lint lock airflow serve clean
 
 setup:            ## idempotent: .venv, Python stack from the lock, JVM jars, Java check
 	@bash scripts/setup.sh
@@ -15,6 +17,13 @@ demo: setup       ## generate a small landing, run the main DAG over it, print a
 	@echo "--- a department re-sends a delivery it already sent: logged as duplicate, loads nothing"
 	$(BIN)/regulake run --landing $(DEMO)/landing_resend --lake $(DEMO)/lake
 	$(BIN)/regulake status --lake $(DEMO)/lake
+	@echo "--- the run report (open it in a browser; self-contained, works offline):"
+	@report="$(abspath $(DEMO))/lake/_reports/regulake_report.html"; \
+	  if [ -f "$$report" ]; then echo "    file://$$report"; else echo "    not written: see the publish task log"; fi
+	@echo "--- SQL clients: start the endpoint with   make serve LAKE=$(DEMO)/lake   (Ctrl-C stops it), then"
+	@echo "    beeline / DBeaver (JDBC):  jdbc:hive2://127.0.0.1:$(PORT)/default   (any user, no password)"
+	@echo "    Superset (SQLAlchemy):     hive://127.0.0.1:$(PORT)/default"
+	@echo "    e.g. SELECT * FROM public.efficacy_scorecard ORDER BY unit_type, period, \`rank\`   (docs/SERVE.md)"
 
 test: setup       ## the whole suite (what CI runs)
 	$(BIN)/python -m pytest
@@ -24,6 +33,9 @@ lint: setup
 
 lock:             ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --python-version 3.11 pyproject.toml -o requirements.lock -q --no-header
+
+serve: setup      ## SQL endpoint (Spark Thrift Server, HiveServer2) over LAKE on loopback PORT; Ctrl-C stops it
+	$(BIN)/regulake serve --lake $(LAKE) --port $(PORT)
 
 airflow: setup    ## Airflow itself (API server + UI, scheduler, DAG processor) on the embedded default
 	$(BIN)/regulake airflow

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 VIEWS_DIR = "_catalog/views"
 LAKE_CONF_KEY = "regulake.lake.root"
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 def _hadoop_fs(spark: SparkSession, uri: str):

@@ -1,4 +1,4 @@
-"""The `regulake` command line: generate, run, sql, status, airflow."""
+"""The `regulake` command line: generate, run, sql, status, serve, airflow."""
 
 from __future__ import annotations
 
@@ -147,6 +147,30 @@ def status(lake: LakeOption = None) -> None:
     out.print(tables)
     last = report["last_run"]
     out.print(f"Last run: {last['run_id']} {last['state']} at {last['finished_at']}" if last else "Last run: none")
+
+
+@app.command()
+def serve(
+    lake: LakeOption = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: serve.port in conf/regulake.yaml, 10000)")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Bind address (default: serve.host, 127.0.0.1 = loopback only)")
+    ] = None,
+    refresh: Annotated[float, typer.Option(help="Seconds between looks for new tables and views")] = 30.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Serve the lake over JDBC/ODBC (Spark Thrift Server, HiveServer2 protocol) until Ctrl-C or SIGTERM."""
+    _logging(verbose)
+    from regulake.serve import endpoint
+    from regulake.serve import serve as run_server
+
+    settings = _settings(lake)
+    where = endpoint(settings, host, port)
+    console.print(
+        f"starting the SQL endpoint on [bold]{where.jdbc_url}[/] over {settings.lake_root} "
+        f"(beeline -u {where.jdbc_url}; Superset: {where.sqlalchemy_url})"
+    )
+    raise typer.Exit(run_server(settings, host=host, port=port, refresh_seconds=refresh))
 
 
 @app.command()

@@ -21,6 +21,18 @@ case "$java_major" in
   *) say "Java $java_major found; Spark 4.1 needs Java 17 or 21." >&2; exit 1 ;;
 esac
 
+# --- Chromium (headless, renders the run report in tests/publish) ----------
+# Debian's package; never a browser download. Needs root (or install it by hand).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing chromium (Debian package) for the report tests"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+  else
+    say "chromium not found: tests/publish will be skipped (apt-get install chromium)" >&2
+  fi
+fi
+
 # --- Python environment ---------------------------------------------------
 PY=${PYTHON:-python3}
 if [ ! -x "$VENV/bin/python" ]; then

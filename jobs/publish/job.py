@@ -1,0 +1,167 @@
+"""The I/O edge of publish: read gold and audit, write one self-contained HTML report per run.
+
+`<lake>/_reports/regulake_report.html` (the latest) and `regulake_report_<YYYY-MM-DD>.html`
+(a dated copy, replaced by a later run of the same day). Everything is inline (plotly.js
+included, no CDN), so the file opens offline and can be mailed. Publishing reads only: it
+commits no Delta version.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from plotly.offline import get_plotlyjs
+from pyspark.sql import DataFrame, SparkSession
+
+from jobs.publish import figures
+from jobs.scorecards.config import load_config
+from jobs.scorecards.job import read_tables
+from regulake.catalog import _hadoop_fs
+from regulake.config import Settings
+
+log = logging.getLogger(__name__)
+
+REPORTS_DIR = "_reports"
+REPORT_NAME = "regulake_report"
+INPUTS = {
+    "enterprise_risk_class": "entity_id string, as_of_date date, risk_class string",
+    "dim_enterprise": "entity_id string, region_code string, industry_code string, is_current boolean",
+    "dim_region": "region_code string, region_name string, prefecture_name string",
+    "dim_industry": "industry_code string, section_code string, section_name string",
+    "fct_inspection": "inspection_id string, entity_id string, task_type string, is_problem_found boolean, "
+                      "inspection_date date",
+    "efficacy_scorecard": "unit_type string, unit_code string, unit_name string, period_type string, "
+                          "period string, total_score double, rank int, band string",
+    "audit.delivery_log": "feed_id string, batch_date string, status string",
+    "audit.quarantine": "feed_id string, reason_code string",
+    "audit.row_accounting": "feed_id string, rows_in long, rows_accepted long, rows_duplicate long, "
+                            "rows_quarantined long",
+}
+
+STYLE = """
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei",system-ui,sans-serif;margin:0;background:#f5f6f8;color:#222}
+header{background:#1f3a5f;color:#fff;padding:18px 32px}header h1{margin:0 0 4px;font-size:22px}
+header p{margin:0;opacity:.85;font-size:13px}main{padding:8px 32px 40px;max-width:1280px}
+section{background:#fff;border-radius:6px;margin:18px 0;padding:12px 18px;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+h2{font-size:17px;margin:6px 0 10px}.grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}
+.empty{color:#888;font-style:italic}table{border-collapse:collapse;font-size:13px}
+td,th{border-bottom:1px solid #e3e3e3;padding:4px 10px;text-align:right}th:first-child,td:first-child{text-align:left}
+@media (max-width:900px){.grid{grid-template-columns:1fr}}
+"""
+
+
+def _pandas(frame: DataFrame) -> pd.DataFrame:
+    return frame.toPandas()
+
+
+def _chart(figure, chart_id: str) -> str:
+    body = figure.to_html(full_html=False, include_plotlyjs=False, div_id=chart_id,
+                          config={"displaylogo": False, "responsive": True})
+    return f'<div class="chart" data-chart="{chart_id}">{body}</div>'
+
+
+def _empty(what: str) -> str:
+    return f'<p class="empty">No {html.escape(what)} yet.</p>'
+
+
+def _table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return _empty("row accounting")
+    return frame.to_html(index=False, border=0, na_rep="")
+
+
+def report_sections(tables: dict[str, DataFrame]) -> tuple[list[tuple[str, str]], int]:
+    """[(title, html)] of the report, and how many charts it draws."""
+    cfg = load_config()
+    charts = 0
+    sections: list[tuple[str, str]] = []
+
+    def chart_or_empty(frame: pd.DataFrame, build, chart_id: str, what: str) -> str:
+        nonlocal charts
+        if frame.empty:
+            return _empty(what)
+        charts += 1
+        return _chart(build(frame), chart_id)
+
+    by_region, by_industry = figures.class_distribution(
+        tables["enterprise_risk_class"], tables["dim_enterprise"], tables["dim_region"], tables["dim_industry"])
+    sections.append(("Risk classes (企业信用风险分类) of the latest classification", '<div class="grid">' + (
+        chart_or_empty(_pandas(by_region), lambda f: figures.stacked_bars(
+            f, "prefecture", "risk_class", "count", figures.CLASS_COLOURS, "Enterprises by prefecture and class"),
+            "risk-by-region", "risk classes")
+        + chart_or_empty(_pandas(by_industry), lambda f: figures.stacked_bars(
+            f, "industry", "risk_class", "count", figures.CLASS_COLOURS, "Enterprises by industry and class",
+            horizontal=True), "risk-by-industry", "risk classes")) + "</div>"))
+
+    hits = _pandas(figures.hit_rate_by_class(tables["fct_inspection"], tables["enterprise_risk_class"],
+                                             list(cfg.option("random_task_types"))))
+    sections.append(("Random-inspection hit rate by risk class",
+                     chart_or_empty(hits, figures.hit_rate_chart, "hit-rate-by-class", "classified inspections")))
+
+    ranking_html = ""
+    for period_type in ("year", "month"):
+        ranking = _pandas(figures.latest_ranking(tables["efficacy_scorecard"], period_type))
+        for unit_type, label in (("department", "Departments"), ("region", "Regions")):
+            part = ranking[ranking["unit_type"] == unit_type] if not ranking.empty else ranking
+            period = part["period"].iloc[0] if not part.empty else ""
+            ranking_html += chart_or_empty(
+                part, lambda f, lbl=label, p=period: figures.ranking_chart(f, f"{lbl}: efficacy scorecard {p}"),
+                f"scorecard-{unit_type}-{period_type}", f"{unit_type} scorecard ({period_type})")
+    sections.append(("Efficacy scorecards (监管工作情况评估): rank and band", '<div class="grid">' + ranking_html
+                     + "</div>"))
+
+    outcomes = _pandas(figures.delivery_outcomes(tables["audit.delivery_log"]))
+    reasons = _pandas(figures.quarantine_reasons(tables["audit.quarantine"]))
+    sections.append(("Data quality per feed", '<div class="grid">' + (
+        chart_or_empty(outcomes, lambda f: figures.stacked_bars(
+            f, "feed_id", "status", "deliveries", figures.STATUS_COLOURS, "Deliveries by outcome"),
+            "deliveries-by-status", "deliveries")
+        + chart_or_empty(reasons, lambda f: figures.stacked_bars(
+            f, "feed_id", "reason_code", "records", {}, "Quarantined records by reason"),
+            "quarantine-by-reason", "quarantined records")) + "</div>"
+        + "<h3>Rows delivered and what became of them</h3>"
+        + _table(_pandas(figures.row_totals(tables["audit.row_accounting"]).orderBy("feed_id")))))
+    return sections, charts
+
+
+def render(sections: list[tuple[str, str]], run_id: str, lake_root: str, generated_at: datetime) -> str:
+    body = "".join(f"<section><h2>{html.escape(title)}</h2>{content}</section>" for title, content in sections)
+    return (
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>regulake report {html.escape(run_id)}</title><style>{STYLE}</style>"
+        f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
+        f"<header><h1>regulake · 互联网+监管 run report</h1><p>run {html.escape(run_id)} · "
+        f"generated {generated_at:%Y-%m-%d %H:%M %Z} · lake {html.escape(lake_root)}</p></header>"
+        f"<main>{body}</main></body></html>"
+    )
+
+
+def _write_text(spark: SparkSession, uri: str, text: str) -> None:
+    fs, path = _hadoop_fs(spark, uri)
+    stream = fs.create(path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def publish(spark: SparkSession, settings: Settings, run_id: str) -> dict:
+    """Write the run report; returns its location and the number of charts drawn."""
+    started = time.perf_counter()
+    zone = ZoneInfo(str(spark.conf.get("spark.sql.session.timeZone", "Asia/Shanghai")))
+    now = datetime.now(zone)
+    sections, charts = report_sections(read_tables(spark, settings, INPUTS))
+    page = render(sections, run_id, settings.lake_root, now)
+    folder = f"{settings.lake_root}/{REPORTS_DIR}"
+    latest, dated = f"{folder}/{REPORT_NAME}.html", f"{folder}/{REPORT_NAME}_{now:%Y-%m-%d}.html"
+    _write_text(spark, latest, page)
+    _write_text(spark, dated, page)
+    log.info("report with %d charts written to %s (dated copy %s) in %.1fs", charts, latest, dated,
+             time.perf_counter() - started)
+    return {"report": latest, "dated_report": dated, "charts": charts}

@@ -1,0 +1,1 @@
+from tests.scorecards.conftest import lean_spark  # noqa: F401 - the same lean settings, autouse

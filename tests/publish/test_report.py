@@ -1,0 +1,115 @@
+"""The run report: one self-contained HTML file whose charts a headless Chromium draws."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from jobs.publish import publish
+from regulake import stage_state
+from regulake.config import load_settings
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHARTS = ["risk-by-region", "risk-by-industry", "hit-rate-by-class", "scorecard-department-year",
+          "scorecard-region-year", "scorecard-department-month", "scorecard-region-month",
+          "deliveries-by-status", "quarantine-by-reason"]
+
+TABLES = {
+    ("gold", "dim_enterprise"): ("entity_id string, region_code string, industry_code string, is_current boolean",
+                                 [("E1", "410105", "F51", True), ("E2", "410302", "C13", True),
+                                  ("E3", "410105", "F52", True), ("E4", "410302", "C13", True)]),
+    ("gold", "dim_region"): ("region_code string, region_name string, prefecture_name string",
+                             [("410105", "金水区", "郑州市"), ("410302", "老城区", "洛阳市")]),
+    ("gold", "dim_industry"): ("industry_code string, section_code string, section_name string",
+                               [("F51", "F", "批发和零售业"), ("F52", "F", "批发和零售业"), ("C13", "C", "制造业")]),
+    ("gold", "enterprise_risk_class"): ("entity_id string, as_of_date date, risk_class string",
+                                        [("E1", date(2024, 3, 1), "A"), ("E2", date(2024, 3, 1), "D"),
+                                         ("E3", date(2024, 3, 1), "B"), ("E4", date(2024, 3, 1), "D"),
+                                         ("E4", date(2024, 2, 1), "C")]),
+    ("gold", "fct_inspection"): ("inspection_id string, entity_id string, task_type string, "
+                                 "is_problem_found boolean, inspection_date date",
+                                 [("I1", "E1", "双随机", False, date(2024, 3, 5)),
+                                  ("I2", "E2", "双随机", True, date(2024, 3, 6)),
+                                  ("I3", "E4", "双随机", False, date(2024, 3, 7))]),
+    ("gold", "efficacy_scorecard"): ("unit_type string, unit_code string, unit_name string, period_type string, "
+                                     "period string, total_score double, rank int, band string",
+                                     [("department", "SCJG", "市场监督管理局", "year", "2024", 82.5, 1, "green"),
+                                      ("department", "WJ", "卫生健康委员会", "year", "2024", 40.0, 2, "red"),
+                                      ("department", "SCJG", "市场监督管理局", "month", "2024-03", 70.0, 1, "yellow"),
+                                      ("region", "410100", "郑州市", "year", "2024", 61.0, 1, "yellow"),
+                                      ("region", "410100", "郑州市", "month", "2024-03", 61.0, 1, "yellow")]),
+    ("audit", "delivery_log"): ("feed_id string, batch_date string, status string",
+                                [("samr_penalty", "20240301", "loaded"), ("samr_penalty", "20240401", "rejected"),
+                                 ("hotline_12345", "20240301", "loaded"), ("hotline_12345", "20240301", "duplicate")]),
+    ("audit", "quarantine"): ("feed_id string, reason_code string",
+                              [("samr_penalty", "invalid_value"), ("samr_penalty", "missing_required"),
+                               ("hotline_12345", "parse_error")]),
+    ("audit", "row_accounting"): ("feed_id string, rows_in long, rows_accepted long, rows_duplicate long, "
+                                  "rows_quarantined long",
+                                  [("samr_penalty", 10, 8, 0, 2), ("hotline_12345", 5, 4, 0, 1)]),
+}
+
+
+@pytest.fixture(scope="module")
+def report_lake(spark, tmp_path_factory):
+    settings = load_settings(lake_root=tmp_path_factory.mktemp("report_lake"))
+    for (layer, table), (ddl, rows) in TABLES.items():
+        spark.createDataFrame(rows, ddl).write.format("delta").save(settings.table_path(layer, table))
+    return settings
+
+
+def _versions(spark, settings) -> dict:
+    return stage_state.table_versions(spark, settings, TABLES)
+
+
+@pytest.fixture(scope="module")
+def published(spark, report_lake):
+    before = _versions(spark, report_lake)
+    result = publish(spark, report_lake, "run-report-1")
+    return result, before
+
+
+def test_report_is_written_self_contained_and_changes_no_table(spark, report_lake, published):
+    result, before = published
+    report = Path(result["report"])
+    assert report == Path(report_lake.lake_root) / "_reports" / "regulake_report.html"
+    assert Path(result["dated_report"]).read_bytes() == report.read_bytes()
+    assert re.fullmatch(r"regulake_report_\d{4}-\d{2}-\d{2}\.html", Path(result["dated_report"]).name)
+    assert result["charts"] == len(CHARTS)
+    page = report.read_text(encoding="utf-8")
+    assert "run-report-1" in page
+    # Self-contained: plotly.js inline, nothing fetched from the network.
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page) and not re.search(r"<link\b", page)
+    markup = re.sub(r"<script\b[^>]*>.*?</script>", "", page, flags=re.S)  # plotly.js mentions URLs in strings
+    assert not re.search(r"""(src|href)\s*=\s*["']https?://""", markup)
+    assert "Plotly" in page and len(page) > 1_000_000
+    assert _versions(spark, report_lake) == before, "publish must not commit to any Delta table"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed (scripts/setup.sh installs it)")
+def test_headless_chromium_draws_every_chart(published, tmp_path):
+    result, _ = published
+    dom = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=20000", "--dump-dom",
+         Path(result["report"]).as_uri()],
+        capture_output=True, text=True, timeout=120,
+    ).stdout
+    assert dom, "chromium returned no DOM"
+    parts = dom.split('data-chart="')[1:]
+    drawn = {}
+    for part in parts:
+        chart_id = part.split('"', 1)[0]
+        # plotly draws into <svg class="main-svg">; each bar is a <path> in a <g class="point">.
+        drawn[chart_id] = part.count('class="main-svg"') >= 1 and len(re.findall(r'class="point"', part)) >= 1
+    assert sorted(drawn) == sorted(CHARTS)
+    assert all(drawn.values()), {k: v for k, v in drawn.items() if not v}
+    # The hit rate by class is labelled with what the fixture gives: D 1/2, A 0/1.
+    hit_rate = dom.split('data-chart="hit-rate-by-class"')[1].split('data-chart="')[0]
+    assert "50% (1/2)" in hit_rate and "0% (0/1)" in hit_rate
