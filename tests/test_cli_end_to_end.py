@@ -10,8 +10,11 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -123,22 +126,72 @@ def test_public_views_expose_no_unmasked_ric(lake):
         assert not RIC.search(text.replace('"', " ")), f"public.{view} exposes an unmasked RIC"
 
 
-def test_a_resend_while_an_analyst_queries_then_a_rerun_change_nothing(lake, landing, tmp_path):
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _hive_connection(port: int, server: subprocess.Popen, log: Path, seconds: int = 300):
+    from pyhive import hive
+
+    deadline = time.monotonic() + seconds
+    while True:
+        assert server.poll() is None, f"regulake serve exited with {server.returncode}: {log.read_text()[-3000:]}"
+        try:
+            return hive.connect(host="127.0.0.1", port=port, username="analyst")
+        except Exception:  # noqa: BLE001 - not listening yet
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+
+
+def _hive(connection, query: str) -> list[tuple]:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(query)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def test_a_resend_while_analysts_query_then_a_rerun_change_nothing(lake, landing, tmp_path):
+    """A BI tool (HiveServer2 over `regulake serve`) and `regulake sql` read while a run writes."""
     resend_root = tmp_path / "resend"
     shutil.copytree(landing, resend_root)
     before = _table_versions(lake)
-    resend = subprocess.Popen(
-        [REGULAKE, "run", "--landing", str(resend_root), "--lake", str(lake), "--as-of", AS_OF],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
-    )
+    port, server_log = _free_port(), tmp_path / "serve.log"
+    with server_log.open("w") as log_file:
+        server = subprocess.Popen([REGULAKE, "serve", "--lake", str(lake), "--port", str(port), "--refresh", "5"],
+                                  stdout=log_file, stderr=subprocess.STDOUT, env=_env())
+    resend = None
     try:
+        connection = _hive_connection(port, server, server_log)
+        resend = subprocess.Popen(
+            [REGULAKE, "run", "--landing", str(resend_root), "--lake", str(lake), "--as-of", AS_OF],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
+        )
+        scorecard = _hive(connection, "SELECT unit_type, unit_code, period, total_score, band "
+                                      "FROM gold.efficacy_scorecard")
+        assert scorecard and {row[4] for row in scorecard} <= {"red", "yellow", "green"}
+        public = {name for row in _hive(connection, "SHOW TABLES IN public") for name in row}
+        assert {"dim_enterprise", "efficacy_scorecard"} <= public
+        masked = _hive(connection, "SELECT * FROM public.enterprise_legal_representative LIMIT 50")
+        assert not RIC.search(json.dumps(masked, ensure_ascii=False, default=str).replace('"', " "))
         tables = _cli("sql", "SHOW TABLES IN audit", "--lake", str(lake), "--format", "csv").stdout
         assert "delivery_log" in tables
-        assert resend.poll() is None, "the run ended before the query: no overlap was tested"
+        assert resend.poll() is None, "the run ended before the queries: no overlap was tested"
         output, _ = resend.communicate(timeout=2400)
+        connection.close()
     finally:
-        if resend.poll() is None:
+        if resend is not None and resend.poll() is None:
             resend.kill()
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    assert server.returncode == 0, server_log.read_text()[-3000:]
     assert resend.returncode == 0, output[-5000:]
     duplicates = {(r["feed_id"], r["batch_date"]) for r in _sql(
         lake, "SELECT feed_id, batch_date FROM audit.delivery_log WHERE status = 'duplicate'")}
