@@ -23,7 +23,7 @@ demo: setup       ## generate a small landing, run the main DAG over it, print a
 	@echo "--- SQL clients: start the endpoint with   make serve LAKE=$(DEMO)/lake   (Ctrl-C stops it), then"
 	@echo "    beeline / DBeaver (JDBC):  jdbc:hive2://127.0.0.1:$(PORT)/default   (any user, no password)"
 	@echo "    Superset (SQLAlchemy):     hive://127.0.0.1:$(PORT)/default"
-	@echo "    e.g. SELECT * FROM public.efficacy_scorecard ORDER BY unit_type, period, \`rank\`   (docs/SERVE.md)"
+	@echo "    e.g. SELECT * FROM public.efficacy_scorecard ORDER BY unit_type, period, \`rank\`   (README: SQL endpoint)"
 
 test: setup       ## the whole suite (what CI runs)
 	$(BIN)/python -m pytest
