@@ -154,6 +154,11 @@ def serve(
     from regulake.spark import get_spark, stop_spark
 
     stop = stop or threading.Event()
+    where = endpoint(settings, host, port)
+    settings = serving_settings(settings)
+    spark = get_spark(settings, app_name=f"regulake-serve-{where.port}")
+    # After the session exists: SparkContext installs its own SIGINT handler (cancel jobs,
+    # raise KeyboardInterrupt), which would turn Ctrl-C into exit code 130.
     if threading.current_thread() is threading.main_thread():
         def on_signal(received: int, _frame) -> None:
             log.info("signal %d received: stopping the SQL endpoint", received)
@@ -161,9 +166,6 @@ def serve(
 
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, on_signal)
-    where = endpoint(settings, host, port)
-    settings = serving_settings(settings)
-    spark = get_spark(settings, app_name=f"regulake-serve-{where.port}")
     server = ThriftServer(spark, settings, where)
     try:
         server.start()
