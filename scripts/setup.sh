@@ -29,7 +29,7 @@ if [ ! -x /usr/bin/chromium ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
       || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
   else
-    say "chromium not found: tests/publish will be skipped (apt-get install chromium)" >&2
+    say "chromium not found and cannot be installed here: tests/publish will fail (apt-get install chromium)" >&2
   fi
 fi
 

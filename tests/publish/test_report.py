@@ -91,8 +91,9 @@ def test_report_is_written_self_contained_and_changes_no_table(spark, report_lak
     assert _versions(spark, report_lake) == before, "publish must not commit to any Delta table"
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed (scripts/setup.sh installs it)")
 def test_headless_chromium_draws_every_chart(published, tmp_path):
+    # make setup installs Debian's chromium; without it this test must fail, not pass silently.
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: run make setup (scripts/setup.sh installs chromium)"
     result, _ = published
     dom = subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
