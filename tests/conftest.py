@@ -49,26 +49,10 @@ def samples_landing() -> Path:
     return SAMPLES
 
 
-# Tiny tables: Spark's fixed costs dominate, so skip code generation, adaptive
-# re-planning and Delta file statistics, and use single partitions.
-LEAN_CONF = {
-    "spark.sql.codegen.wholeStage": "false",
-    "spark.sql.adaptive.enabled": "false",
-    "spark.databricks.delta.stats.collect": "false",
-    "spark.sql.shuffle.partitions": "1",
-    "spark.databricks.delta.snapshotPartitions": "1",
-}
-
-
 @pytest.fixture(scope="module")
 def lean_spark(spark):
-    """LEAN_CONF on the session for one module, put back afterwards."""
-    previous = {key: spark.conf.get(key, None) for key in LEAN_CONF}
-    for key, value in LEAN_CONF.items():
-        spark.conf.set(key, value)
-    yield spark
-    for key, value in previous.items():
-        if value is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, value)
+    """tests/lean.py's LEAN_CONF on the session for one module, put back afterwards."""
+    from tests.lean import lean_conf
+
+    with lean_conf(spark):
+        yield spark

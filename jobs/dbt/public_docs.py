@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from jobs.dbt.config import GENERATED_HEADER, MODELS_DIR
+from jobs.dbt.config import GENERATED_HEADER, MODELS_DIR, write_generated
 
 PUBLIC_DIR = MODELS_DIR / "public"
 PUBLIC_DOCS = PUBLIC_DIR / "_public__models.yml"
@@ -99,17 +99,7 @@ def render_public_docs() -> dict[Path, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the generated docs are out of date")
-    args = parser.parse_args(argv)
-    rendered = render_public_docs()
-    stale = [p for p, text in rendered.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
-    if args.check:
-        for path in stale:
-            print(f"out of date: {path}", file=sys.stderr)
-        return 1 if stale else 0
-    for path in stale:
-        path.write_text(rendered[path], encoding="utf-8")
-        print(f"wrote {path}")
-    return 0
+    return write_generated(render_public_docs(), parser.parse_args(argv).check)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import io
 import sys
 from pathlib import Path
 
-from jobs.dbt.config import SEEDS_DIR, load_dbt_config
+from jobs.dbt.config import SEEDS_DIR, load_dbt_config, write_generated
 from regulake.reference import DEPARTMENTS_CSV, load_industries, load_regions
 
 
@@ -42,25 +42,10 @@ def render_seeds() -> dict[Path, str]:
     }
 
 
-def stale_seeds(rendered: dict[Path, str]) -> list[Path]:
-    return [p for p, text in rendered.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a seed is out of date")
-    args = parser.parse_args(argv)
-    rendered = render_seeds()
-    stale = stale_seeds(rendered)
-    if args.check:
-        for path in stale:
-            print(f"out of date: {path}", file=sys.stderr)
-        return 1 if stale else 0
-    SEEDS_DIR.mkdir(parents=True, exist_ok=True)
-    for path in stale:
-        path.write_text(rendered[path], encoding="utf-8")
-        print(f"wrote {path}")
-    return 0
+    return write_generated(render_seeds(), parser.parse_args(argv).check)
 
 
 if __name__ == "__main__":

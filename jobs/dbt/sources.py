@@ -24,7 +24,14 @@ from typing import Any
 
 import yaml
 
-from jobs.dbt.config import GENERATED_HEADER, STAGING_DIR, DbtConfig, StagingName, load_dbt_config
+from jobs.dbt.config import (
+    GENERATED_HEADER,
+    STAGING_DIR,
+    DbtConfig,
+    StagingName,
+    load_dbt_config,
+    write_generated,
+)
 from regulake.feeds import Column, FeedSchema, load_all_feeds
 from regulake.normalize import spark_type
 
@@ -179,25 +186,10 @@ def _dump(data: Any) -> str:
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=110, default_flow_style=False)
 
 
-def stale_files(rendered: dict[Path, str]) -> list[Path]:
-    return [p for p, text in rendered.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a generated file is out of date")
-    args = parser.parse_args(argv)
-    rendered = render_all()
-    stale = stale_files(rendered)
-    if args.check:
-        for path in stale:
-            print(f"out of date: {path}", file=sys.stderr)
-        return 1 if stale else 0
-    for path in stale:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(rendered[path], encoding="utf-8")
-        print(f"wrote {path}")
-    return 0
+    return write_generated(render_all(), parser.parse_args(argv).check)
 
 
 if __name__ == "__main__":

@@ -78,9 +78,18 @@ def abnormal_listed_on(as_of: date) -> Column:
     return on_or_before("listed_date", as_of) & (F.col("removed_date").isNull() | (F.col("removed_date") > F.lit(as_of)))
 
 
-def _count(df: DataFrame, value: Column | None = None) -> DataFrame:
+def _count(df: DataFrame | None, value: Column | None = None) -> DataFrame | None:
+    """Per enterprise: the number of rows, or `value` aggregated; None where the gold table is absent."""
+    if df is None:
+        return None
     agg = F.count(F.lit(1)) if value is None else value
     return df.where(F.col("entity_id").isNotNull()).groupBy("entity_id").agg(agg.cast("double").alias("value"))
+
+
+def _flagged_within(gold: Gold, table: str, flag: str, date_column: str, as_of: date, days: int) -> DataFrame | None:
+    """Rows of a gold table with `flag` set and `date_column` in the window ending on the as-of date."""
+    rows = gold.get(table)
+    return None if rows is None else rows.where(F.col(flag) & within_days(date_column, as_of, days))
 
 
 def _share(df: DataFrame, column: str, shares: dict) -> DataFrame:
@@ -193,8 +202,7 @@ def _penalties_in_window(gold: Gold, as_of: date, params: dict) -> DataFrame | N
 
 @measure
 def penalties(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
-    found = _penalties_in_window(gold, as_of, params)
-    return None if found is None else _count(found)
+    return _count(_penalties_in_window(gold, as_of, params))
 
 
 @measure
@@ -327,36 +335,27 @@ def legal_rep_enterprises(gold: Gold, as_of: date, params: dict) -> DataFrame | 
 # --- 社会评价信息 ---------------------------------------------------------------------------
 
 def complaints_in(gold: Gold, as_of: date, days: int, substantiated_only: bool) -> DataFrame | None:
-    tickets = gold.get("fct_hotline_ticket")
-    if tickets is None:
-        return None
-    tickets = tickets.where(F.col("is_complaint") & within_days("received_at", as_of, days))
-    return tickets.where(F.col("is_substantiated")) if substantiated_only else tickets
+    tickets = _flagged_within(gold, "fct_hotline_ticket", "is_complaint", "received_at", as_of, days)
+    return tickets.where(F.col("is_substantiated")) if substantiated_only and tickets is not None else tickets
 
 
 @measure
 def complaints(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
-    found = complaints_in(gold, as_of, params["window_days"], bool(params.get("substantiated_only")))
-    return None if found is None else _count(found)
+    return _count(complaints_in(gold, as_of, params["window_days"], bool(params.get("substantiated_only"))))
 
 
 def _negative(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
-    mentions = gold.get("fct_sentiment_mention")
-    if mentions is None:
-        return None
-    return mentions.where(F.col("is_negative") & within_days("published_at", as_of, params["window_days"]))
+    return _flagged_within(gold, "fct_sentiment_mention", "is_negative", "published_at", as_of, params["window_days"])
 
 
 @measure
 def negative_mentions(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
-    found = _negative(gold, as_of, params)
-    return None if found is None else _count(found, F.countDistinct("item_id"))
+    return _count(_negative(gold, as_of, params), F.countDistinct("item_id"))
 
 
 @measure
 def negative_heat(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
-    found = _negative(gold, as_of, params)
-    return None if found is None else _count(found, F.sum(F.coalesce(F.col("heat"), F.lit(0))))
+    return _count(_negative(gold, as_of, params), F.sum(F.coalesce(F.col("heat"), F.lit(0))))
 
 
 def _latest_tax_rating(gold: Gold, as_of: date) -> DataFrame | None:
@@ -387,22 +386,19 @@ def tax_arrears(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
 
 
 def _arrears(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
-    arrears = gold.get("fct_social_insurance_arrears")
-    if arrears is None:
-        return None
-    return arrears.where(F.col("has_arrears") & within_days("period_start_date", as_of, params["window_days"]))
+    return _flagged_within(
+        gold, "fct_social_insurance_arrears", "has_arrears", "period_start_date", as_of, params["window_days"]
+    )
 
 
 @measure
 def social_insurance_arrears_months(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
-    found = _arrears(gold, as_of, params)
-    return None if found is None else _count(found, F.countDistinct("period"))
+    return _count(_arrears(gold, as_of, params), F.countDistinct("period"))
 
 
 @measure
 def social_insurance_arrears_amount(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
-    found = _arrears(gold, as_of, params)
-    return None if found is None else _count(found, F.sum(F.coalesce(F.col("arrears_amount"), F.lit(0))))
+    return _count(_arrears(gold, as_of, params), F.sum(F.coalesce(F.col("arrears_amount"), F.lit(0))))
 
 
 @measure

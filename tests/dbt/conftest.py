@@ -8,17 +8,7 @@ from pathlib import Path
 import pytest
 
 from regulake.config import Settings
-
-# Tiny tables: Spark's fixed costs dominate. No whole-stage code generation, no adaptive
-# re-planning, no Delta file statistics and single partitions make each dbt node
-# ~2x cheaper on a busy 2-core machine. Set for the dbt tests only and put back afterwards.
-LEAN_CONF = {
-    "spark.sql.codegen.wholeStage": "false",
-    "spark.sql.adaptive.enabled": "false",
-    "spark.databricks.delta.stats.collect": "false",
-    "spark.sql.shuffle.partitions": "1",
-    "spark.databricks.delta.snapshotPartitions": "1",
-}
+from tests.lean import lean_conf
 
 
 @dataclass(frozen=True)
@@ -42,18 +32,11 @@ def dbt_lake(spark, lake_settings: Settings, tmp_path_factory) -> DbtLake:
 
     settings = lake_settings.with_overrides(**{"lake.root": str(tmp_path_factory.mktemp("dbt_lake"))})
     target = tmp_path_factory.mktemp("dbt_target")
-    previous = {key: spark.conf.get(key, None) for key in LEAN_CONF}
-    for key, value in LEAN_CONF.items():
-        spark.conf.set(key, value)
-    try:
-        get_spark(settings)
-        build_fixture_lake(spark, settings)
-        figures = dbt_build(spark, settings, "test-run-1", target_path=target)
-        yield DbtLake(settings, figures, target)
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
-        get_spark(lake_settings)
+    with lean_conf(spark):
+        try:
+            get_spark(settings)
+            build_fixture_lake(spark, settings)
+            figures = dbt_build(spark, settings, "test-run-1", target_path=target)
+            yield DbtLake(settings, figures, target)
+        finally:
+            get_spark(lake_settings)

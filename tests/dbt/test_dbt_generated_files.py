@@ -7,13 +7,13 @@ import csv
 import yaml
 
 from jobs.dbt import public_docs, seeds, sources
-from jobs.dbt.config import SEEDS_DIR, STAGING_DIR, load_dbt_config
+from jobs.dbt.config import SEEDS_DIR, STAGING_DIR, load_dbt_config, stale_files
 from regulake.feeds import load_all_feeds
 from regulake.reference import load_regions
 
 
 def test_committed_sources_and_staging_docs_are_up_to_date():
-    assert sources.stale_files(sources.render_all()) == []
+    assert stale_files(sources.render_all()) == []
     assert sources.main(["--check"]) == 0
 
 
@@ -22,7 +22,8 @@ def test_committed_public_docs_are_up_to_date():
 
 
 def test_committed_seeds_are_up_to_date():
-    assert seeds.stale_seeds(seeds.render_seeds()) == []
+    assert stale_files(seeds.render_seeds()) == []
+    assert seeds.main(["--check"]) == 0
     with open(SEEDS_DIR / "ref_regions.csv", encoding="utf-8", newline="") as handle:
         codes = {row["code"] for row in csv.DictReader(handle)}
     assert codes == {region.code for region in load_regions()}

@@ -17,17 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.lean import LEAN_CONF
+
 REGULAKE = str(Path(sys.executable).with_name("regulake"))
 SCORECARD_VIEW = "SELECT unit_type, unit_code, period, total_score, `rank`, band FROM gold.efficacy_scorecard"
 STARTUP_SECONDS = 240
-# Tiny tables: fixed costs dominate, so skip code generation, AQE and file statistics.
-LEAN_CONF = {
-    "spark.sql.codegen.wholeStage": "false",
-    "spark.sql.adaptive.enabled": "false",
-    "spark.databricks.delta.stats.collect": "false",
-    "spark.sql.shuffle.partitions": "1",
-    "spark.databricks.delta.snapshotPartitions": "1",
-}
 
 
 def _free_port() -> int:
@@ -101,19 +95,6 @@ def server(tmp_path_factory):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-@pytest.fixture(scope="module")
-def lean_spark(spark):
-    previous = {key: spark.conf.get(key, None) for key in LEAN_CONF}
-    for key, value in LEAN_CONF.items():
-        spark.conf.set(key, value)
-    yield spark
-    for key, value in previous.items():
-        if value is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, value)
 
 
 def test_serve_reads_gold_and_public_while_another_process_writes(server, lean_spark):
