@@ -62,9 +62,27 @@ def get_spark(settings: Settings | None = None, app_name: str | None = None) -> 
             log.info("starting Spark (%s), lake %s", settings.spark["master"], settings.lake_root)
             active = builder.getOrCreate()
             active.sparkContext.setLogLevel("WARN")
+            _quiet_codegen_fallback(active)
             _session = active
         attach_catalog(active, settings)
         return active
+
+
+# Wide projections (normalising every text column of a feed at once) exceed the JVM's
+# 64 KB method limit; Spark then falls back to interpreted evaluation with the same
+# results, but logs the generated Java source and the whole plan, hundreds of lines per
+# delivery. Only the fallback's own loggers are lowered; the rest stays at WARN.
+_CODEGEN_FALLBACK_LOGGERS = {
+    "org.apache.spark.sql.catalyst.expressions.codegen.CodeGenerator": "FATAL",
+    "org.apache.spark.sql.execution.WholeStageCodegenExec": "ERROR",
+}
+
+
+def _quiet_codegen_fallback(session: SparkSession) -> None:
+    jvm = session.sparkContext._jvm
+    log4j = jvm.org.apache.logging.log4j
+    for name, level in _CODEGEN_FALLBACK_LOGGERS.items():
+        log4j.core.config.Configurator.setLevel(name, log4j.Level.getLevel(level))
 
 
 def stop_spark() -> None:
