@@ -31,3 +31,23 @@ def test_write_merge_and_time_travel(spark, lake_settings):
     assert spark.sql("SELECT count(*) FROM audit.roundtrip VERSION AS OF 0").first()[0] == 2
     # stored where standard §5 says, as a Delta table any reader can open
     assert path.endswith("/audit/roundtrip") and DeltaTable.isDeltaTable(spark, path)
+
+
+def test_a_projection_past_the_codegen_limit_gives_results_without_logging_its_source(spark):
+    """Spark falls back to interpreted evaluation; only the fallback's own loggers are lowered."""
+    from pyspark.sql import functions as F
+
+    from regulake.spark import _CODEGEN_FALLBACK_LOGGERS
+
+    full_width = "".join(chr(c) for c in range(0xFF01, 0xFF5F))
+    half_width = "".join(chr(c) for c in range(0x21, 0x7F))
+    columns = [F.lit("１２").alias(f"c{i}") for i in range(40)]
+    wide = spark.range(1).select(*columns).select(
+        *[F.regexp_replace(F.translate(F.col(f"c{i}"), full_width, half_width), r"\s+", " ").alias(f"c{i}")
+          for i in range(40)]
+    )
+    assert set(wide.first()) == {"12"}
+    log_manager = spark.sparkContext._jvm.org.apache.logging.log4j.LogManager
+    for name, level in _CODEGEN_FALLBACK_LOGGERS.items():
+        assert log_manager.getLogger(name).getLevel().toString() == level
+    assert log_manager.getLogger("org.apache.spark.sql.execution.SparkPlan").getLevel().toString() == "WARN"
