@@ -13,37 +13,13 @@ import json
 from datetime import datetime
 
 from pyspark.sql import SparkSession
-from pyspark.sql import types as T
 
-from jobs.landing.audit import QUARANTINE_SCHEMA, ensure_table
+from jobs.landing.audit import DELIVERY_LOG_SCHEMA, QUARANTINE_SCHEMA, ensure_table
+from jobs.landing.bronze import bronze_spark_schema
 from regulake.config import Settings
 from regulake.feeds import FeedSchema, load_feed
 
 INGESTED_AT = datetime(2024, 4, 1, 2, 0, 0)
-
-DELIVERY_LOG = T.StructType([
-    T.StructField("feed_id", T.StringType()),
-    T.StructField("batch_date", T.StringType()),
-    T.StructField("status", T.StringType()),
-    T.StructField("reason", T.StringType()),
-    T.StructField("manifest_rows", T.LongType()),
-    T.StructField("processed_at", T.TimestampType()),
-    T.StructField("delivery_id", T.StringType()),
-    T.StructField("run_id", T.StringType()),
-    T.StructField("mode", T.StringType()),
-])
-
-
-def bronze_schema(schema: FeedSchema) -> T.StructType:
-    """bronze.<feed_id> as docs/ARCHITECTURE.md fixes it."""
-    return T.StructType(
-        [T.StructField(name, T.StringType()) for name in schema.column_names]
-        + [T.StructField("_extra", T.MapType(T.StringType(), T.StringType())),
-           T.StructField("_feed_id", T.StringType()), T.StructField("_batch_date", T.StringType()),
-           T.StructField("_file_name", T.StringType()), T.StructField("_record_no", T.IntegerType()),
-           T.StructField("_ingested_at", T.TimestampType()), T.StructField("_record_hash", T.StringType()),
-           T.StructField("_delivery_id", T.StringType())]
-    )
 
 
 def bronze_rows(schema: FeedSchema, records: list[dict], batch_date: str, delivery_id: str,
@@ -72,7 +48,7 @@ class FakeLanding:
         delivery_id = hashlib.sha256(f"{feed_id}/{batch_date}/{len(records)}".encode()).hexdigest()[:32]
         rows = bronze_rows(self.schema, records, batch_date, delivery_id, file_name,
                            first_record_no=landing_quarantined + 1)
-        frame = self.spark.createDataFrame(rows, bronze_schema(self.schema))
+        frame = self.spark.createDataFrame(rows, bronze_spark_schema(self.schema))
         frame.write.format("delta").mode("append").partitionBy("_batch_date").save(
             self.settings.table_path("bronze", feed_id))
         if landing_quarantined:
@@ -83,7 +59,8 @@ class FakeLanding:
             quarantine.write.format("delta").mode("append").save(path)
         entry = self.spark.createDataFrame(
             [(feed_id, batch_date, "loaded", None, len(records) + landing_quarantined, INGESTED_AT, delivery_id,
-              "test-run", mode)], DELIVERY_LOG)
-        path = ensure_table(self.spark, self.settings, "delivery_log", DELIVERY_LOG)
+              "test-run", f"landing/{feed_id}/{batch_date}", mode, 1, len(records), landing_quarantined)],
+            DELIVERY_LOG_SCHEMA)
+        path = ensure_table(self.spark, self.settings, "delivery_log", DELIVERY_LOG_SCHEMA)
         entry.write.format("delta").mode("append").option("mergeSchema", "true").save(path)
         return delivery_id

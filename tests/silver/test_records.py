@@ -10,11 +10,12 @@ from pyspark.sql import Row
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from jobs.landing.bronze import bronze_spark_schema
 from jobs.silver.quality import feed_quality
 from jobs.silver.records import accepted_records, check_records, quarantine_records
 from regulake.feeds import load_feed
 
-from .lakehelpers import bronze_rows, bronze_schema
+from .lakehelpers import bronze_rows
 
 ENTERPRISE = {
     "uscc": "91411723MA92CK0T2L", "ent_name": "顺华企业管理咨询有限责任公司", "ent_type": "有限责任公司",
@@ -43,7 +44,7 @@ ENTERPRISE_CASES = {
 def enterprise_checked(spark):
     schema = load_feed("samr_enterprise")
     records = [{**ENTERPRISE, **ENTERPRISE_CASES[n][0]} for n in sorted(ENTERPRISE_CASES)]
-    bronze = spark.createDataFrame(bronze_rows(schema, records, "20240131", "d1"), bronze_schema(schema))
+    bronze = spark.createDataFrame(bronze_rows(schema, records, "20240131", "d1"), bronze_spark_schema(schema))
     return check_records(bronze, schema, feed_quality(schema)).cache()
 
 
@@ -100,7 +101,7 @@ def test_lenient_check_digit_keeps_the_record(spark):
               "violation_type": "虚假宣传", "penalty_types": "警告；罚款", "fine_amount": "1.5万",
               "severity": "2", "decision_date": "2024年3月1日", "authority": "郑州市市场监督管理局",
               "updated_at": "2024-03-02T10:00:00+08:00"}
-    bronze = spark.createDataFrame(bronze_rows(schema, [record], "20240301", "d"), bronze_schema(schema))
+    bronze = spark.createDataFrame(bronze_rows(schema, [record], "20240301", "d"), bronze_spark_schema(schema))
     checked = check_records(bronze, schema, feed_quality(schema))
     row = accepted_records(checked, schema).first()
     assert row["_dq_flags"] == ["uscc:check_digit"]
@@ -113,6 +114,6 @@ def test_composite_record_key_is_normalised(spark):
     schema = load_feed("tax_credit")
     record = {"纳税人识别号": " 410105-ma92ck0t2 ", "纳税人名称": "x", "评价年度": "2023",
               "信用级别": "A", "更新日期": "2024/04/01"}
-    bronze = spark.createDataFrame(bronze_rows(schema, [record], "20240401", "d"), bronze_schema(schema))
+    bronze = spark.createDataFrame(bronze_rows(schema, [record], "20240401", "d"), bronze_spark_schema(schema))
     row = accepted_records(check_records(bronze, schema, feed_quality(schema)), schema).first()
     assert row["_record_key"] == "410105MA92CK0T2|2023"

@@ -9,12 +9,13 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from jobs.landing.bronze import bronze_spark_schema
 from jobs.silver.quality import feed_quality
 from jobs.silver.records import RECORD_KEY, accepted_records, check_records
 from jobs.silver.versions import copy_records, resolve_versions
 from regulake.feeds import load_feed
 
-from .lakehelpers import bronze_rows, bronze_schema
+from .lakehelpers import bronze_rows
 
 SCHEMA = load_feed("samr_penalty")
 VIEW = ["_record_key", "updated_at_text", "_batch_date", "_record_no", "_version_rank", "_is_current"]
@@ -28,7 +29,7 @@ def penalty(decision_no: str, updated_at: str, fine: str = "1000") -> dict:
 
 def accepted(spark, batch_date: str, records: list[dict], file_name: str = "part-0001.csv") -> DataFrame:
     bronze = spark.createDataFrame(bronze_rows(SCHEMA, records, batch_date, f"d{batch_date}", file_name),
-                                   bronze_schema(SCHEMA))
+                                   bronze_spark_schema(SCHEMA))
     # Checkpointed: the tests below reuse these frames many times.
     return accepted_records(check_records(bronze, SCHEMA, feed_quality(SCHEMA)), SCHEMA).localCheckpoint()
 
