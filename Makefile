@@ -5,6 +5,9 @@ BIN   := $(VENV)/bin
 DEMO  ?= demo
 LAKE  ?= $(DEMO)/lake
 PORT  ?= 10000
+# The generator's batches are month ends from 2024-01-31; classify and score on the last one
+# (today's date would find every window empty).
+DEMO_AS_OF ?= 2024-03-31
 
 .PHONY: setup demo test lint lock airflow serve clean
 
@@ -13,9 +16,9 @@ setup:            ## idempotent: .venv, Python stack from the lock, JVM jars, Ja
 
 demo: setup       ## generate a small landing, run the main DAG over it, print a summary
 	$(BIN)/regulake generate --out $(DEMO) --enterprises 2000 --batches 3 --seed 7
-	$(BIN)/regulake run --landing $(DEMO)/landing --lake $(DEMO)/lake
+	$(BIN)/regulake run --landing $(DEMO)/landing --lake $(DEMO)/lake --as-of $(DEMO_AS_OF)
 	@echo "--- a department re-sends a delivery it already sent: logged as duplicate, loads nothing"
-	$(BIN)/regulake run --landing $(DEMO)/landing_resend --lake $(DEMO)/lake
+	$(BIN)/regulake run --landing $(DEMO)/landing_resend --lake $(DEMO)/lake --as-of $(DEMO_AS_OF)
 	$(BIN)/regulake status --lake $(DEMO)/lake
 	@echo "--- the run report (open it in a browser; self-contained, works offline):"
 	@report="$(abspath $(DEMO))/lake/_reports/regulake_report.html"; \

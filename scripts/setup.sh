@@ -21,15 +21,17 @@ case "$java_major" in
   *) say "Java $java_major found; Spark 4.1 needs Java 17 or 21." >&2; exit 1 ;;
 esac
 
-# --- Chromium (headless, renders the run report in tests/publish) ----------
-# Debian's package; never a browser download. Needs root (or install it by hand).
-if [ ! -x /usr/bin/chromium ]; then
+# --- Chromium and a CJK font (the run report: rendered in tests/publish, read by people) ---
+# Debian's packages; never a browser download. Needs root (or install them by hand).
+# Without a CJK font Chromium draws the report's Chinese labels as boxes.
+REPORT_PACKAGES=(chromium fonts-wqy-zenhei)
+if [ ! -x /usr/bin/chromium ] || [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing chromium (Debian package) for the report tests"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
-      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+    say "installing ${REPORT_PACKAGES[*]} (Debian packages) for the run report"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${REPORT_PACKAGES[@]}" >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${REPORT_PACKAGES[@]}" >/dev/null; }
   else
-    say "chromium not found and cannot be installed here: tests/publish will fail (apt-get install chromium)" >&2
+    say "${REPORT_PACKAGES[*]} not found and cannot be installed here: tests/publish will fail (apt-get install ${REPORT_PACKAGES[*]})" >&2
   fi
 fi
 

@@ -73,7 +73,7 @@ def row_totals(row_accounting: DataFrame) -> DataFrame:
 def _layout(figure: go.Figure, title: str, **extra) -> go.Figure:
     figure.update_layout(title=title, template="plotly_white", height=extra.pop("height", 420),
                          margin={"l": 60, "r": 20, "t": 60, "b": 60},
-                         font={"family": "Noto Sans CJK SC, Microsoft YaHei, sans-serif"}, **extra)
+                         font={"family": "Noto Sans CJK SC, WenQuanYi Zen Hei, Microsoft YaHei, sans-serif"}, **extra)
     return figure
 
 

@@ -44,7 +44,7 @@ INPUTS = {
 }
 
 STYLE = """
-body{font-family:"Noto Sans CJK SC","Microsoft YaHei",system-ui,sans-serif;margin:0;background:#f5f6f8;color:#222}
+body{font-family:"Noto Sans CJK SC","WenQuanYi Zen Hei","Microsoft YaHei",system-ui,sans-serif;margin:0;background:#f5f6f8;color:#222}
 header{background:#1f3a5f;color:#fff;padding:18px 32px}header h1{margin:0 0 4px;font-size:22px}
 header p{margin:0;opacity:.85;font-size:13px}main{padding:8px 32px 40px;max-width:1280px}
 section{background:#fff;border-radius:6px;margin:18px 0;padding:12px 18px;box-shadow:0 1px 3px rgba(0,0,0,.08)}

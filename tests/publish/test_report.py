@@ -114,3 +114,9 @@ def test_headless_chromium_draws_every_chart(published, tmp_path):
     # The hit rate by class is labelled with what the fixture gives: D 1/2, A 0/1.
     hit_rate = dom.split('data-chart="hit-rate-by-class"')[1].split('data-chart="')[0]
     assert "50% (1/2)" in hit_rate and "0% (0/1)" in hit_rate
+
+
+def test_a_cjk_font_is_installed_so_the_chinese_labels_are_not_boxes():
+    # make setup installs Debian's fonts-wqy-zenhei beside chromium.
+    families = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
+    assert families.strip(), "no font covers Chinese: run make setup (scripts/setup.sh installs fonts-wqy-zenhei)"
