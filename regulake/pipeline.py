@@ -103,7 +103,7 @@ def check_promoted(params: dict[str, Any], feeds: list[str], promoted: list[str]
 
 def run_stage(stage: str, params: dict[str, Any], run_id: str) -> Any:
     module, function, issue = STAGES[stage]
-    if stage in {"dbt_build", "risk_classes", "inspection_plan", "scorecards"}:
+    if stage in {"dbt_build", "risk_classes", "inspection_plan", "scorecards", "publish"}:
         return _call(module, function, issue, params, run_id, as_of_date(params))
     return _call(module, function, issue, params, run_id)
 

@@ -1,7 +1,7 @@
 """Publish: the run report, one self-contained HTML file under <lake>/_reports/ (charts inline).
 
     from jobs.publish import publish
-    publish(spark, settings, run_id)
+    publish(spark, settings, run_id, as_of)
 """
 
 from jobs.publish.job import REPORT_NAME, REPORTS_DIR, publish

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 import plotly.graph_objects as go
 from pyspark.sql import DataFrame, Window
@@ -16,17 +18,18 @@ STATUS_COLOURS = {"loaded": "#2e7d32", "duplicate": "#90a4ae", "incomplete": "#f
 
 # --- aggregates (Spark) ------------------------------------------------------------------
 
-def latest_classes(classes: DataFrame) -> DataFrame:
-    """Each enterprise's class on the latest as-of date classified."""
+def latest_classes(classes: DataFrame, as_of: date) -> DataFrame:
+    """Each enterprise's class on the latest date classified up to the run's as-of date."""
+    classes = classes.where(F.col("as_of_date") <= F.lit(as_of))
     latest = classes.agg(F.max("as_of_date").alias("_latest"))
     return classes.join(latest, classes["as_of_date"] == latest["_latest"]).drop("_latest")
 
 
 def class_distribution(classes: DataFrame, enterprises: DataFrame, regions: DataFrame,
-                       industries: DataFrame) -> tuple[DataFrame, DataFrame]:
+                       industries: DataFrame, as_of: date) -> tuple[DataFrame, DataFrame]:
     """Enterprises per (prefecture, class) and per (industry section, class), latest classification."""
     current = enterprises.where(F.col("is_current")).dropDuplicates(["entity_id"])
-    joined = (latest_classes(classes).join(current, "entity_id", "left")
+    joined = (latest_classes(classes, as_of).join(current, "entity_id", "left")
               .join(regions.select("region_code", "prefecture_name"), "region_code", "left")
               .join(industries.select("industry_code", "section_name"), "industry_code", "left"))
     by_region = (joined.withColumn("prefecture", F.coalesce("prefecture_name", "region_code", F.lit("(unknown)")))
@@ -47,10 +50,11 @@ def hit_rate_by_class(inspections: DataFrame, classes: DataFrame, random_task_ty
             .withColumn("hit_rate", F.round(F.col("problems") / F.col("inspections"), 4)))
 
 
-def latest_ranking(scorecard: DataFrame, period_type: str) -> DataFrame:
-    """The scorecard rows of the latest period of `period_type`, per unit type."""
+def latest_ranking(scorecard: DataFrame, period_type: str, as_of: date) -> DataFrame:
+    """The scorecard rows of the latest period of `period_type` up to the as-of date's, per unit type."""
     latest = Window.partitionBy("unit_type")
-    return (scorecard.where(F.col("period_type") == period_type)
+    last_period = as_of.strftime("%Y-%m") if period_type == "month" else str(as_of.year)
+    return (scorecard.where((F.col("period_type") == period_type) & (F.col("period") <= F.lit(last_period)))
             .withColumn("_latest", F.max("period").over(latest))
             .where(F.col("period") == F.col("_latest")).drop("_latest"))
 

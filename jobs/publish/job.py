@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import time
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -75,8 +75,8 @@ def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, border=0, na_rep="")
 
 
-def report_sections(tables: dict[str, DataFrame]) -> tuple[list[tuple[str, str]], int]:
-    """[(title, html)] of the report, and how many charts it draws."""
+def report_sections(tables: dict[str, DataFrame], as_of: date) -> tuple[list[tuple[str, str]], int]:
+    """[(title, html)] of the report on the run's as-of date, and how many charts it draws."""
     cfg = load_config()
     charts = 0
     sections: list[tuple[str, str]] = []
@@ -89,8 +89,9 @@ def report_sections(tables: dict[str, DataFrame]) -> tuple[list[tuple[str, str]]
         return _chart(build(frame), chart_id)
 
     by_region, by_industry = figures.class_distribution(
-        tables["enterprise_risk_class"], tables["dim_enterprise"], tables["dim_region"], tables["dim_industry"])
-    sections.append(("Risk classes (企业信用风险分类) of the latest classification", '<div class="grid">' + (
+        tables["enterprise_risk_class"], tables["dim_enterprise"], tables["dim_region"], tables["dim_industry"],
+        as_of)
+    sections.append((f"Risk classes (企业信用风险分类) on {as_of:%Y-%m-%d}", '<div class="grid">' + (
         chart_or_empty(_pandas(by_region), lambda f: figures.stacked_bars(
             f, "prefecture", "risk_class", "count", figures.CLASS_COLOURS, "Enterprises by prefecture and class"),
             "risk-by-region", "risk classes")
@@ -105,7 +106,7 @@ def report_sections(tables: dict[str, DataFrame]) -> tuple[list[tuple[str, str]]
 
     ranking_html = ""
     for period_type in ("year", "month"):
-        ranking = _pandas(figures.latest_ranking(tables["efficacy_scorecard"], period_type))
+        ranking = _pandas(figures.latest_ranking(tables["efficacy_scorecard"], period_type, as_of))
         for unit_type, label in (("department", "Departments"), ("region", "Regions")):
             part = ranking[ranking["unit_type"] == unit_type] if not ranking.empty else ranking
             period = part["period"].iloc[0] if not part.empty else ""
@@ -151,12 +152,12 @@ def _write_text(spark: SparkSession, uri: str, text: str) -> None:
         stream.close()
 
 
-def publish(spark: SparkSession, settings: Settings, run_id: str) -> dict:
-    """Write the run report; returns its location and the number of charts drawn."""
+def publish(spark: SparkSession, settings: Settings, run_id: str, as_of: date) -> dict:
+    """Write the report of a run on `as_of`; returns its location and the number of charts drawn."""
     started = time.perf_counter()
     zone = ZoneInfo(str(spark.conf.get("spark.sql.session.timeZone", "Asia/Shanghai")))
     now = datetime.now(zone)
-    sections, charts = report_sections(read_tables(spark, settings, INPUTS))
+    sections, charts = report_sections(read_tables(spark, settings, INPUTS), as_of)
     page = render(sections, run_id, settings.lake_root, now)
     folder = f"{settings.lake_root}/{REPORTS_DIR}"
     latest, dated = f"{folder}/{REPORT_NAME}.html", f"{folder}/{REPORT_NAME}_{now:%Y-%m-%d}.html"

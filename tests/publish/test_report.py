@@ -70,7 +70,7 @@ def _versions(spark, settings) -> dict:
 @pytest.fixture(scope="module")
 def published(spark, report_lake):
     before = _versions(spark, report_lake)
-    result = publish(spark, report_lake, "run-report-1")
+    result = publish(spark, report_lake, "run-report-1", date(2024, 3, 31))
     return result, before
 
 
@@ -120,3 +120,18 @@ def test_a_cjk_font_is_installed_so_the_chinese_labels_are_not_boxes():
     # make setup installs Debian's fonts-wqy-zenhei beside chromium.
     families = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
     assert families.strip(), "no font covers Chinese: run make setup (scripts/setup.sh installs fonts-wqy-zenhei)"
+
+
+def test_the_report_shows_the_classes_and_scorecards_of_its_as_of_date(spark):
+    from jobs.publish.figures import latest_classes, latest_ranking
+
+    ddl, rows = TABLES[("gold", "enterprise_risk_class")]
+    classes = spark.createDataFrame(rows, ddl)
+    assert {(r.entity_id, r.risk_class) for r in latest_classes(classes, date(2024, 2, 15)).collect()} == {("E4", "C")}
+    assert len(latest_classes(classes, date(2024, 3, 31)).collect()) == 4
+    ddl, rows = TABLES[("gold", "efficacy_scorecard")]
+    later = ("department", "SCJG", "市场监督管理局", "year", "2025", 10.0, 1, "red")
+    scorecard = spark.createDataFrame([*rows, later], ddl)
+    assert {r.period for r in latest_ranking(scorecard, "year", date(2024, 3, 31)).collect()} == {"2024"}
+    assert {r.period for r in latest_ranking(scorecard, "year", date(2025, 1, 31)).collect()} == {"2024", "2025"}
+    assert {r.period for r in latest_ranking(scorecard, "month", date(2024, 3, 31)).collect()} == {"2024-03"}
