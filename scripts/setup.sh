@@ -28,8 +28,10 @@ REPORT_PACKAGES=(chromium fonts-wqy-zenhei)
 if [ ! -x /usr/bin/chromium ] || [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     say "installing ${REPORT_PACKAGES[*]} (Debian packages) for the run report"
+    # A mirror outage must not stop the rest of setup: only the report tests need these.
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${REPORT_PACKAGES[@]}" >/dev/null \
-      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${REPORT_PACKAGES[@]}" >/dev/null; }
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${REPORT_PACKAGES[@]}" >/dev/null; } \
+      || say "could not install ${REPORT_PACKAGES[*]}: tests/publish will fail until they are installed" >&2
   else
     say "${REPORT_PACKAGES[*]} not found and cannot be installed here: tests/publish will fail (apt-get install ${REPORT_PACKAGES[*]})" >&2
   fi
