@@ -27,7 +27,7 @@ def latest_classes(classes: DataFrame, as_of: date) -> DataFrame:
 
 def class_distribution(classes: DataFrame, enterprises: DataFrame, regions: DataFrame,
                        industries: DataFrame, as_of: date) -> tuple[DataFrame, DataFrame]:
-    """Enterprises per (prefecture, class) and per (industry section, class), latest classification."""
+    """Enterprises per (prefecture, class) and per (industry section, class) on the as-of date."""
     current = enterprises.where(F.col("is_current")).dropDuplicates(["entity_id"])
     joined = (latest_classes(classes, as_of).join(current, "entity_id", "left")
               .join(regions.select("region_code", "prefecture_name"), "region_code", "left")

@@ -62,5 +62,5 @@ class FakeLanding:
               "test-run", f"landing/{feed_id}/{batch_date}", mode, 1, len(records), landing_quarantined)],
             DELIVERY_LOG_SCHEMA)
         path = ensure_table(self.spark, self.settings, "delivery_log", DELIVERY_LOG_SCHEMA)
-        entry.write.format("delta").mode("append").option("mergeSchema", "true").save(path)
+        entry.write.format("delta").mode("append").save(path)
         return delivery_id
