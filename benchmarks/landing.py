@@ -47,7 +47,7 @@ class _NullSink:
 
 
 def _generate(out: Path, enterprises: int, batches: int, seed: int) -> float:
-    from regulake.generator import generate
+    from synth.generator import generate
 
     marker = out / "generation.json"
     wanted = {"enterprises": enterprises, "batches": batches, "seed": seed}
@@ -190,7 +190,7 @@ def _markdown(args, generation_seconds, landing_roots, parsed_records, parse_sec
               main_results, results, records, land_seconds, timings, problems) -> str:
     statuses = Counter(d["status"] for r in results for d in r["deliveries"])
     load = os.getloadavg()
-    source = (f"`regulake.generator.generate(out, enterprises={args.enterprises:,}, batches={args.batches}, "
+    source = (f"`synth.generator.generate(out, enterprises={args.enterprises:,}, batches={args.batches}, "
               f"seed={args.seed})`" if not args.landing else f"`{args.landing}`")
     lines = [
         "# Landing benchmark",

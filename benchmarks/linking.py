@@ -4,12 +4,12 @@
         --work /tmp/regulake-bench-linking --out benchmarks/results/linking.md
 
 1. `regulake generate` a landing with truth (reused when --work already holds one);
-2. silver stand-in (jobs.linking.devsilver) with every batch but the last, written to a
+2. silver stand-in (synth.scoring.devsilver) with every batch but the last, written to a
    bench lake; `link_entities` = the first run (everything is new);
 3. silver with the last batch too; `link_entities` = an incremental run (a month's
    deliveries; a daily run is smaller);
 4. `link_entities` again on unchanged silver (must link nothing);
-5. pairwise precision/recall against the truth (jobs.linking.report).
+5. pairwise precision/recall against the truth (synth.scoring.linking_report).
 
 Runs on the session the settings describe (local[2] by default here). The silver
 stand-in's build time is reported apart: it is not linking.
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from regulake.config import load_settings
-    from regulake.generator import generate
+    from synth.generator import generate
     from regulake.spark import get_spark
 
     gen_dir = args.work / f"gen-{args.enterprises}-{args.seed}"
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_settings(lake_root=lake)
     spark = get_spark(settings, app_name="regulake-bench-linking")
 
-    from jobs.linking import devsilver, report
+    from synth.scoring import devsilver, linking_report as report
     from jobs.linking.config import load_linking_config
 
     feeds = list(load_linking_config().feeds)
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         f"Spark master `{settings.spark['master']}`.",
         "",
         f"Data: {args.enterprises:,} enterprises, {len(batches)} monthly batches "
-        f"(landing {generate_s}; silver stand-in, `jobs.linking.devsilver`, built in "
+        f"(landing {generate_s}; silver stand-in, `synth.scoring.devsilver`, built in "
         f"{' + '.join(map(str, silver_s))} s, not counted below). Current mentions = records (and sentiment "
         "names) that refer to a business; the first run links batches 1..n-1, the incremental run the last "
         "month's deliveries.",

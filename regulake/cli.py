@@ -54,7 +54,7 @@ def generate(
 ) -> None:
     """Write synthetic deliveries that follow the exchange standard, with their ground truth."""
     _logging(False)
-    from regulake.generator import generate as run_generator
+    from synth.generator import generate as run_generator
 
     started = time.perf_counter()
     summary = run_generator(out_dir, enterprises=enterprises, batches=batches, seed=seed, progress=progress)

@@ -7,6 +7,6 @@ sources, staging docs and seeds from schemas/ and regulake/reference/.
 Themes and the analyst's query: docs/THEMES.md.
 """
 
-from jobs.dbt.build import DbtBuildFailed, build_themes, dbt_build
+from jobs.dbt.job import DbtBuildFailed, build_themes, dbt_build
 
 __all__ = ["DbtBuildFailed", "build_themes", "dbt_build"]

@@ -6,6 +6,6 @@ Entry points for the DAG (one mapped task per feed):
     land_feed(spark, settings, landing_root, feed_id, run_id) -> dict
 """
 
-from jobs.landing.engine import discover, land_feed
+from jobs.landing.job import discover, land_feed
 
 __all__ = ["discover", "land_feed"]

@@ -4,6 +4,6 @@ Entry point for the DAG: `promote_feed(spark, settings, feed_id, run_id)`.
 """
 
 from jobs.silver.gate import GateFailed
-from jobs.silver.promote import held_deliveries, pending_deliveries, promote_feed
+from jobs.silver.job import held_deliveries, pending_deliveries, promote_feed
 
 __all__ = ["GateFailed", "held_deliveries", "pending_deliveries", "promote_feed"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from regulake.generator import GenerationSummary, generate
+from synth.generator import GenerationSummary, generate
 
 
 @pytest.fixture(scope="session")

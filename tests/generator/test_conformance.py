@@ -6,8 +6,8 @@ import hashlib
 import json
 import shutil
 
-from regulake.conformance import check_landing
-from regulake.generator import generate
+from synth.conformance import check_landing
+from synth.generator import generate
 
 SAMPLE_DEFECTS = {
     ("court_dishonest", "20240229", "row_count_mismatch"),

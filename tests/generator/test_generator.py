@@ -12,8 +12,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from regulake.generator import generate
-from regulake.generator.specs import FEEDS
+from synth.generator import generate
+from synth.generator.specs import FEEDS
 from regulake.identifiers import is_valid_ric, is_valid_uscc
 
 from .conftest import landing_files

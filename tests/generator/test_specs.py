@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from regulake.generator.specs import FEEDS
+from synth.generator.specs import FEEDS
 
 feeds_module = pytest.importorskip("regulake.feeds")
 
@@ -29,7 +29,7 @@ def test_clean_enum_and_list_values_are_in_the_schema(defect_run):
 
     import pandas as pd
 
-    from regulake.conformance import _parse_file
+    from synth.conformance import _parse_file
 
     truth = pd.read_parquet(defect_run.truth / "records.parquet").drop_duplicates(
         ["feed_id", "batch_date", "file_name", "record_no"])

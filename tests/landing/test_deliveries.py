@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs.landing import storage
-from jobs.landing.engine import (
+from jobs.landing.job import (
     DUPLICATE,
     INCOMPLETE,
     LOADED,

@@ -7,7 +7,7 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from jobs.linking import link_entities
-from jobs.linking.devsilver import write_silver
+from synth.scoring.devsilver import write_silver
 from regulake.stage_state import delta_version
 
 from .factories import ENTERPRISE_SCHEMA, enterprise_row, ric, tax_id, uscc

@@ -1,4 +1,4 @@
-"""jobs.linking.report (pairwise precision/recall) and jobs.linking.train (m/u estimation)."""
+"""synth.scoring.linking_report (pairwise precision/recall) and synth.scoring.linking_train (m/u estimation)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from jobs.linking import report, train
+from synth.scoring import linking_report as report, linking_train as train
 from jobs.linking.config import load_linking_config
 
 TRUTH = ("feed_id string, batch_date string, file_name string, record_no long, record_key string, "

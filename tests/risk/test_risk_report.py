@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from jobs.risk.report import hit_rates, rank_auc, strictly_monotone
+from synth.scoring.risk_report import hit_rates, rank_auc, strictly_monotone
 
 
 def test_rank_auc_counts_ties_half():

@@ -174,7 +174,7 @@ def test_gate_holds_back_a_bad_delivery(spark, lake):
                         for name in ("gate_result", "quarantine", "row_accounting")}
 
     # New rules (here: a changed digest) evaluate it again.
-    import jobs.silver.promote as promote
+    import jobs.silver.job as promote
 
     original = promote.gate_digest
     promote.gate_digest = lambda feed_id: original(feed_id) + "-changed"

@@ -32,7 +32,7 @@ def score(planted: set, found: set) -> tuple[float, float]:
 def test_quarantine_matches_planted_defects(spark, lake, tmp_path):
     from jobs.landing import land_feed
     from regulake.feeds import feed_ids
-    from regulake.generator import generate
+    from synth.generator import generate
 
     out = tmp_path / "generated"
     generate(out, ENTERPRISES, 2, seed=13, progress=False, workers=1)

@@ -1,7 +1,7 @@
 """Estimate the name-linking model from generator truth and write it into conf/linking.yaml.
 
-    python -m jobs.linking.train --generated DIR            # landing + truth of `regulake generate`
-    python -m jobs.linking.train --truth DIR --lake DIR     # silver of a pipeline run + its truth
+    python -m synth.scoring.linking_train --generated DIR            # landing + truth of `regulake generate`
+    python -m synth.scoring.linking_train --truth DIR --lake DIR     # silver of a pipeline run + its truth
 
 Supervised Fellegi-Sunter: every blocked (mention, enterprise) pair of the name-routed
 mentions is labelled by the truth (match = the mention's true enterprise). For each
@@ -12,7 +12,7 @@ Counts get add-one smoothing so a level never seen among matches keeps a small m
 instead of an infinite penalty. Also prints precision and recall of the decision rule
 over a grid of thresholds (the calibration table of docs/LINKING.md).
 
-Train on one generated seed, report on another (`python -m jobs.linking.report`).
+Train on one generated seed, report on another (`python -m synth.scoring.linking_report`).
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def write_model(model: dict, path: Path) -> None:
 
 def _silver(spark: SparkSession, args: argparse.Namespace, config: LinkingConfig) -> dict[str, DataFrame]:
     if args.generated:
-        from jobs.linking.devsilver import silver_frames
+        from synth.scoring.devsilver import silver_frames
 
         return {k: v.localCheckpoint() for k, v in silver_frames(spark, args.generated, list(config.feeds)).items()}
     from jobs.linking.job import read_silver_current

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from regulake.generator.specs import FEEDS, Feed
+from synth.generator.specs import FEEDS, Feed
 from regulake.identifiers import (
     compact_identifier,
     is_valid_org_code,
