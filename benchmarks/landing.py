@@ -22,17 +22,20 @@ import shutil
 import sys
 import time
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from jobs.landing import discover, land_feed, storage  # noqa: E402
+from jobs.landing import job as landing_job  # noqa: E402
+from jobs.landing import storage  # noqa: E402
+from jobs.landing.job import discover  # noqa: E402
 from jobs.landing.manifest import parse_manifest  # noqa: E402
 from jobs.landing.readers import READERS  # noqa: E402
 from regulake.config import load_settings  # noqa: E402
 from regulake.feeds import load_feed  # noqa: E402
+from regulake.stage import StageContext  # noqa: E402
 
 log = logging.getLogger("benchmarks.landing")
 LANDING_STAGE_DEFECTS = {"parse_error", "encoding_error"}
@@ -170,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     for root in landing_roots:
         started = time.perf_counter()
         for feed_id in discover(str(root)):
-            results.append(land_feed(spark, settings, str(root), feed_id, f"bench-{root.name}"))
+            results.append(landing_job.run(StageContext(settings, f"bench-{root.name}", date.today(), landing_root=str(root), feed_id=feed_id, session=spark)))
         timings[root.name] = time.perf_counter() - started
     problems = verify(spark, settings, out, results)
     stop_spark()

@@ -22,17 +22,18 @@ import json
 import os
 import platform
 import time
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 STAGES = ("identifiers_s", "name_features_s", "name_scoring_s")
 
 
 def _run(spark, settings, label: str) -> dict:
-    from jobs.linking import link_entities
+    from jobs.linking import job as linking
+    from regulake.stage import StageContext
 
     started = time.monotonic()
-    figures = link_entities(spark, settings, run_id=f"bench-{label}")
+    figures = linking.run(StageContext(settings, f"bench-{label}", date.today(), session=spark))
     figures["wall_s"] = round(time.monotonic() - started, 1)
     print(label, json.dumps(figures, default=str), flush=True)
     return figures
@@ -59,8 +60,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from regulake.config import load_settings
-    from synth.generator import generate
     from regulake.spark import get_spark
+    from synth.generator import generate
 
     gen_dir = args.work / f"gen-{args.enterprises}-{args.seed}"
     started = time.monotonic()
@@ -74,8 +75,9 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_settings(lake_root=lake)
     spark = get_spark(settings, app_name="regulake-bench-linking")
 
-    from synth.scoring import devsilver, linking_report as report
     from jobs.linking.config import load_linking_config
+    from synth.scoring import devsilver
+    from synth.scoring import linking_report as report
 
     feeds = list(load_linking_config().feeds)
     batches = sorted(p.name for p in (gen_dir / "landing" / "samr_enterprise").iterdir() if p.is_dir())

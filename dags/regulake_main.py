@@ -1,7 +1,8 @@
-"""The main regulake DAG: land → gate/silver → link → dbt → risk/plan/scorecards → publish.
+"""The main regulake DAG: land → gate/silver → link → dbt → risk → inspection plan → scorecards → publish.
 
-Parsed often by the DAG processor, so nothing heavy happens at import: Spark,
-the jobs and their libraries are imported inside the tasks.
+Every task builds one `StageContext` (lake settings, run id, the run's as-of date) and calls its
+stage's `jobs/<stage>/job.py:run`. Parsed often by the DAG processor, so nothing heavy happens at
+import: Spark, the jobs and their libraries are imported inside the tasks.
 """
 
 from __future__ import annotations
@@ -9,11 +10,29 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
 
-from regulake.pipeline import GOLD_ASSET_URI, default_params
+from regulake.config import load_settings
 
-GOLD = Asset(GOLD_ASSET_URI)
-_defaults = default_params()
+GOLD = Asset("regulake://gold")
+_settings = load_settings()
+
+
+def stage_context(feed_id: str | None = None):
+    """The context of the running task: params → settings, the run's id and its one as-of date."""
+    from regulake.stage import StageContext, run_as_of
+
+    airflow = get_current_context()
+    params, dag_run = airflow["params"], airflow["dag_run"]
+    settings = load_settings(lake_root=params["lake"])
+    return StageContext(
+        settings=settings,
+        run_id=airflow["run_id"],
+        # Fixed per run (the param, or the day the run was created), so a run across midnight uses one date.
+        as_of=run_as_of(params.get("as_of"), dag_run.run_after, settings),
+        landing_root=params["landing"],
+        feed_id=feed_id,
+    )
 
 
 @dag(
@@ -26,10 +45,12 @@ _defaults = default_params()
     tags=["regulake"],
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30), "owner": "regulake"},
     params={
-        "landing": Param(_defaults["landing"], type="string", description="Landing root (local path or s3a://)"),
-        "lake": Param(_defaults["lake"], type="string", description="Lake root (local path or s3a://)"),
+        "landing": Param(str(_settings.section("pipeline").get("landing_root", "landing")), type="string",
+                         description="Landing root (local path or s3a://)"),
+        "lake": Param(_settings.lake_root, type="string", description="Lake root (local path or s3a://)"),
         "as_of": Param(
-            None, type=["null", "string"], format="date", description="As-of date (YYYY-MM-DD); default: today"
+            None, type=["null", "string"], format="date",
+            description="As-of date (YYYY-MM-DD); default: the day the run was created",
         ),
     },
     doc_md=__doc__,
@@ -37,82 +58,88 @@ _defaults = default_params()
 def regulake_main():
     @task
     def discover_feeds() -> list[str]:
-        from regulake.pipeline import discover_feeds as discover
+        from jobs.landing.job import discover
 
-        return discover(get_current_context()["params"])
+        return discover(get_current_context()["params"]["landing"])
 
     @task(map_index_template="{{ feed_id }}")
     def land_feed(feed_id: str) -> str:
-        from regulake.pipeline import land_feed as land
+        from jobs.landing import job as landing
 
-        context = get_current_context()
-        context["feed_id"] = feed_id
-        land(context["params"], feed_id, context["run_id"])
+        get_current_context()["feed_id"] = feed_id
+        landing.run(stage_context(feed_id))
         return feed_id
 
     @task(map_index_template="{{ feed_id }}")
     def promote_feed(feed_id: str) -> str:
-        from regulake.pipeline import promote_feed as promote
+        from jobs.silver import job as silver
+        from jobs.silver.gate import GateFailed
 
-        context = get_current_context()
-        context["feed_id"] = feed_id
-        promote(context["params"], feed_id, context["run_id"])
+        get_current_context()["feed_id"] = feed_id
+        try:
+            silver.run(stage_context(feed_id))
+        except GateFailed as held:
+            # A held-back delivery is a data verdict: retrying cannot change it.
+            raise AirflowFailException(str(held)) from held
         return feed_id
 
-    # all_done: a delivery held back by the quality gate fails its feed's task, but the
-    # other feeds go on to gold; any other failure stops the run here (check_promoted).
+    # all_done: a delivery held back by the quality gate fails its feed's task, but the other
+    # feeds go on to gold; any other landing or promotion failure stops the run here.
     @task(trigger_rule="all_done")
     def link_entities(promoted: list[str], feeds: list[str]) -> None:
-        from regulake.pipeline import check_promoted, run_stage
+        from jobs.linking import job as linking
+        from jobs.silver.job import held_deliveries
 
-        context = get_current_context()
-        check_promoted(context["params"], feeds, list(promoted))
-        run_stage("link_entities", context["params"], context["run_id"])
+        ctx = stage_context()
+        failed = sorted(set(feeds) - set(promoted))
+        if failed:
+            held = {feed for feed, _ in held_deliveries(ctx.spark, ctx.settings)}
+            crashed = [feed for feed in failed if feed not in held]
+            if crashed:
+                raise AirflowFailException(f"landing or promotion failed for {', '.join(crashed)} (see those tasks' "
+                                           "logs); nothing downstream runs until they succeed")
+        linking.run(ctx)
 
     @task
     def dbt_build() -> None:
-        from regulake.pipeline import run_stage
+        from jobs.dbt import job as dbt
 
-        context = get_current_context()
-        run_stage("dbt_build", context["params"], context["run_id"])
+        dbt.run(stage_context())
 
     @task
     def risk_classes() -> None:
-        from regulake.pipeline import run_stage
+        from jobs.risk import job as risk
 
-        context = get_current_context()
-        run_stage("risk_classes", context["params"], context["run_id"])
+        risk.run(stage_context())
 
     @task
     def inspection_plan() -> None:
-        from regulake.pipeline import run_stage
+        from jobs.inspection import job as inspection
 
-        context = get_current_context()
-        run_stage("inspection_plan", context["params"], context["run_id"])
+        inspection.run(stage_context())
 
     @task
     def scorecards() -> None:
-        from regulake.pipeline import run_stage
+        from jobs.scorecards import job as scorecards_job
 
-        context = get_current_context()
-        run_stage("scorecards", context["params"], context["run_id"])
+        scorecards_job.run(stage_context())
 
     @task(outlets=[GOLD])
     def publish() -> None:
-        from regulake.pipeline import publish as publish_outputs
+        """Publish, then fail the run if the gate still holds deliveries back (after publishing the rest)."""
+        from jobs.publish import job as publish_job
 
-        context = get_current_context()
-        publish_outputs(context["params"], context["run_id"])
+        held = publish_job.run(stage_context())["held"]
+        if held:
+            names = ", ".join(f"{feed}/{batch}" for feed, batch in held)
+            raise AirflowFailException(f"gold is published, but the quality gate holds back {len(held)} deliveries: "
+                                       f"{names} (audit.gate_result and the promote_feed task logs say why)")
 
     feeds = discover_feeds()
     landed = land_feed.expand(feed_id=feeds)
     promoted = promote_feed.expand(feed_id=landed)
     linked = link_entities(promoted, feeds)
-    built = dbt_build()
-    risk = risk_classes()
-    plan = inspection_plan()
-    cards = scorecards()
-    linked >> built >> risk >> plan >> cards >> publish()
+    linked >> dbt_build() >> risk_classes() >> inspection_plan() >> scorecards() >> publish()
 
 
 regulake_main_dag = regulake_main()

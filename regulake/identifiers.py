@@ -1,8 +1,8 @@
 """Chinese identifiers: normalisation and check characters (standard §3).
 
-USCC (GB 32100) and RIC (GB 11643) come from python-stdnum. It has no
-module for GB 11714 organisation codes or 15-digit registration numbers
-(ISO 7064 MOD 11,10), so those two check rules are implemented here.
+USCC (GB 32100), RIC (GB 11643) and the ISO 7064 MOD 11,10 check digit of the
+15-digit registration number come from python-stdnum. It has no module for
+GB 11714 organisation codes, so that check rule is implemented here.
 Used by the landing/silver normalisers, the GX expectations, linking and the
 generator alike, so there is one definition of each rule.
 """
@@ -13,6 +13,7 @@ import re
 
 from stdnum.cn import ric as _ric
 from stdnum.cn import uscc as _uscc
+from stdnum.iso7064 import mod_11_10 as _mod_11_10
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _ORG_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -76,16 +77,12 @@ def is_valid_org_code(value: str | None) -> bool:
 
 
 def reg_no_check_digit(first14: str) -> str:
-    product = 10
-    for ch in first14:
-        total = (product + int(ch)) % 10 or 10
-        product = (2 * total) % 11
-    return str((11 - product) % 10)
+    return _mod_11_10.calc_check_digit(first14)
 
 
 def is_valid_reg_no(value: str | None) -> bool:
     code = compact_identifier(value)
-    return bool(code) and len(code) == 15 and code.isdigit() and reg_no_check_digit(code[:14]) == code[14]
+    return bool(code) and len(code) == 15 and code.isdigit() and _mod_11_10.is_valid(code)
 
 
 # --- Old tax id (税务登记号) = region code + organisation code ----------------

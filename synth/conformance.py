@@ -23,7 +23,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from synth.generator.specs import FEEDS, Feed
 from regulake.identifiers import (
     compact_identifier,
     is_valid_org_code,
@@ -32,6 +31,7 @@ from regulake.identifiers import (
     is_valid_tax_id,
     is_valid_uscc,
 )
+from synth.generator.specs import FEEDS, Feed
 
 _PART = re.compile(r"^part-\d{4}\.(csv|jsonl|xlsx)$")
 _ALLOWED_MODES = {"first": {"full", "incremental"}, "always": {"full"}, "never": {"incremental"}}

@@ -15,7 +15,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "landing"
 
 def pytest_configure(config):
     """A throwaway AIRFLOW_HOME for the whole run, set before anything imports Airflow."""
-    from regulake.airflow_env import airflow_environ
+    from apps.airflow_env import airflow_environ
 
     home = Path(tempfile.mkdtemp(prefix="regulake-airflow-"))
     settings = load_settings().with_overrides(airflow={"home": str(home)})

@@ -32,6 +32,7 @@ from pyspark.sql import SparkSession
 from jobs.dbt.config import DBT_PROJECT_DIR, load_dbt_config
 from regulake.catalog import ensure_database, save_view
 from regulake.config import Settings
+from regulake.stage import StageContext
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +188,7 @@ def dbt_build(spark: SparkSession, settings: Settings, run_id: str, select: Sequ
     return figures
 
 
-def build_themes(spark: SparkSession, settings: Settings, run_id: str, as_of: date | None = None) -> dict:
+def run(ctx: StageContext) -> dict:
     """The DAG's dbt stage: `dbt_build`, skipped when silver, the links, the project and the date are unchanged.
 
     dbt's table materialisations rewrite every table, so an unchanged rerun would
@@ -197,7 +198,7 @@ def build_themes(spark: SparkSession, settings: Settings, run_id: str, as_of: da
     from regulake.catalog import discover_tables
     from regulake.config import conf_file
 
-    effective = as_of or date.today()
+    spark, settings, run_id, effective = ctx.spark, ctx.settings, ctx.run_id, ctx.as_of
     silver = discover_tables(spark, settings.lake_root).get("silver", [])
     inputs = stage_state.fingerprint(
         tables=stage_state.table_versions(

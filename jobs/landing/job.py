@@ -41,6 +41,7 @@ from jobs.landing.manifest import (
 from jobs.landing.readers import READERS, FileResult
 from regulake.config import Settings
 from regulake.feeds import FeedSchema, feed_ids, load_feed
+from regulake.stage import StageContext
 
 log = logging.getLogger("regulake.landing")
 
@@ -239,13 +240,14 @@ def _remove_stale_staging(settings: Settings, feed_id: str) -> None:
             fs.delete_dir(info.path)
 
 
-def land_feed(spark: SparkSession, settings: Settings, landing_root: str, feed_id: str,
-              run_id: str) -> dict[str, Any]:
-    """Land every new delivery of one feed into `bronze.<feed_id>`; log every decision.
+def run(ctx: StageContext) -> dict[str, Any]:
+    """Land every new delivery of one feed (`ctx.feed_id`) into `bronze.<feed_id>`; log every decision.
 
     Returns {"feed_id", "run_id", "deliveries": [per-delivery summary], "unchanged": n,
     "rows_landed", "rows_quarantined", "seconds"} for the task log.
     """
+    spark, settings, run_id = ctx.spark, ctx.settings, ctx.run_id
+    landing_root, feed_id = ctx.require_landing(), ctx.require_feed()
     started = time.monotonic()
     schema = load_feed(feed_id)
     storage.configure(settings)

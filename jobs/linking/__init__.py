@@ -1,12 +1,6 @@
-"""Entity resolution (issue 5): silver records -> registered enterprises (gold.entity_xref).
+"""Entity resolution: silver records -> registered enterprises (gold.entity_xref, gold.enterprise_person).
 
-Entry point for the DAG: `link_entities(spark, settings, run_id) -> dict`.
-Modules: mentions (what refers to a business), deterministic (identifiers, persons),
-features (names, regions, blocking keys), scoring (Splink + decision), persons
-(gold.enterprise_person), job (I/O, incremental runs), report and train (against
-generator truth). Design and measured quality: docs/LINKING.md.
+Runner: `jobs.linking.job.run(ctx)`. Modules: mentions (what refers to a business), deterministic
+(identifiers, persons), features (names, regions, blocking keys), scoring (Splink + decision), persons
+(gold.enterprise_person), job (I/O, incremental runs). Design and measured quality: docs/LINKING.md.
 """
-
-from jobs.linking.job import link_entities
-
-__all__ = ["link_entities"]

@@ -36,6 +36,7 @@ from jobs.linking.mentions import all_mentions
 from regulake import stage_state
 from regulake.catalog import register_table
 from regulake.config import PROJECT_ROOT, Settings, conf_file
+from regulake.stage import StageContext
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +270,7 @@ def _append(spark: SparkSession, settings: Settings, layer: str, table: str, df:
     register_table(spark, settings.lake_root, layer, table)
 
 
-def link_entities(spark: SparkSession, settings: Settings, run_id: str) -> dict:
+def run(ctx: StageContext) -> dict:
     """Link the current silver records to enterprises; write gold.entity_xref and gold.enterprise_person.
 
     Incremental (see the module docstring); rerunning on unchanged silver links nothing.
@@ -277,6 +278,7 @@ def link_entities(spark: SparkSession, settings: Settings, run_id: str) -> dict:
     enterprises, mentions, linked this run (of which retried unlinked rows), links by
     method, name mentions, candidate pairs and seconds per stage.
     """
+    spark, settings, run_id = ctx.spark, ctx.settings, ctx.run_id
     started = time.monotonic()
     config = load_linking_config()
     inputs = stage_state.fingerprint(

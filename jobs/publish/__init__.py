@@ -1,9 +1,5 @@
-"""Publish: the run report, one self-contained HTML file under <lake>/_reports/ (charts inline).
+"""Publish: the run report (one self-contained HTML file under <lake>/_reports/) and the run's record.
 
-    from jobs.publish import publish
-    publish(spark, settings, run_id, as_of)
+Runner: `jobs.publish.job.run(ctx)`: writes the report, appends audit.pipeline_run and returns the
+deliveries the quality gate still holds back.
 """
-
-from jobs.publish.job import REPORT_NAME, REPORTS_DIR, publish
-
-__all__ = ["REPORTS_DIR", "REPORT_NAME", "publish"]

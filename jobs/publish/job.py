@@ -17,12 +17,14 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from plotly.offline import get_plotlyjs
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from jobs.publish import figures
 from jobs.scorecards.config import load_config
 from jobs.scorecards.job import read_tables
+from jobs.silver.job import held_deliveries
 from regulake.catalog import _hadoop_fs
-from regulake.config import Settings
+from regulake.stage import StageContext
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +154,9 @@ def _write_text(spark: SparkSession, uri: str, text: str) -> None:
         stream.close()
 
 
-def publish(spark: SparkSession, settings: Settings, run_id: str, as_of: date) -> dict:
+def run(ctx: StageContext) -> dict:
     """Write the report of a run on `as_of`; returns its location and the number of charts drawn."""
+    spark, settings, run_id, as_of = ctx.spark, ctx.settings, ctx.run_id, ctx.as_of
     started = time.perf_counter()
     zone = ZoneInfo(str(spark.conf.get("spark.sql.session.timeZone", "Asia/Shanghai")))
     now = datetime.now(zone)
@@ -165,4 +168,30 @@ def publish(spark: SparkSession, settings: Settings, run_id: str, as_of: date) -
     _write_text(spark, dated, page)
     log.info("report with %d charts written to %s (dated copy %s) in %.1fs", charts, latest, dated,
              time.perf_counter() - started)
-    return {"report": latest, "dated_report": dated, "charts": charts}
+    held = held_deliveries(spark, settings)
+    record_run(ctx, "held_back" if held else "success")
+    return {"report": latest, "dated_report": dated, "charts": charts, "held": held}
+
+
+def record_run(ctx: StageContext, state: str) -> None:
+    """Append this run to audit.pipeline_run (what `regulake status` shows as the last run)."""
+    from delta.tables import DeltaTable
+
+    from regulake.catalog import register_table
+
+    spark, settings = ctx.spark, ctx.settings
+    row = spark.createDataFrame(
+        [(ctx.run_id, state, ctx.landing_root, ctx.as_of.isoformat())],
+        "run_id string, state string, landing string, as_of string",
+    ).withColumn("finished_at", F.current_timestamp())
+    path = settings.table_path("audit", "pipeline_run")
+    # MERGE on run_id: a retried publish task does not add a second row.
+    if DeltaTable.isDeltaTable(spark, path):
+        (
+            DeltaTable.forPath(spark, path).alias("t")
+            .merge(row.alias("s"), "t.run_id = s.run_id")
+            .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
+        )
+    else:
+        row.write.format("delta").mode("append").save(path)
+        register_table(spark, settings.lake_root, "audit", "pipeline_run")

@@ -1,5 +1,4 @@
-"""Credit-risk classes, 双随机 inspection plans and risk warnings (issue 7); see docs/RISK.md."""
+"""Credit-risk classes A/B/C/D and risk warnings; see docs/RISK.md.
 
-from jobs.risk.job import classify_enterprises, draw_inspection_plan
-
-__all__ = ["classify_enterprises", "draw_inspection_plan"]
+Runner: `jobs.risk.job.run(ctx)`; the pure steps are indicators, scoring, veto, history and warnings.
+"""

@@ -1,4 +1,4 @@
-"""The risk stages of the main DAG: read the gold marts, classify / draw, write gold.
+"""The risk stage of the main DAG: read the gold marts, classify, write gold.
 
 I/O happens here only; everything between is the pure functions of indicators, scoring,
 veto, history, warnings and plan.
@@ -7,7 +7,7 @@ veto, history, warnings and plan.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -15,18 +15,17 @@ from pyspark.sql import functions as F
 from jobs.risk.config import RiskConfig, load_risk_config
 from jobs.risk.history import with_transitions
 from jobs.risk.indicators import Gold, enterprises_on, indicator_values
-from jobs.risk.plan import draw_plan, eligible_matters, officers_on_duty, previous_pairs
 from jobs.risk.scoring import score_enterprises
 from jobs.risk.store import read_table, write_as_of
 from jobs.risk.veto import apply_vetoes, veto_matches
 from jobs.risk.warnings import complaint_surges, risk_warnings
 from regulake.config import Settings
+from regulake.stage import StageContext
 
 log = logging.getLogger(__name__)
 
 CLASS_TABLE = "enterprise_risk_class"
 WARNING_TABLE = "risk_warning"
-PLAN_TABLE = "inspection_plan"
 MARTS = (
     "dim_enterprise", "fct_penalty", "fct_inspection", "fct_abnormal_listing", "fct_license", "fct_tax_credit",
     "fct_social_insurance_arrears", "fct_court_dishonest", "fct_hotline_ticket", "fct_sentiment_mention",
@@ -73,8 +72,9 @@ def warn(gold: Gold, classes: DataFrame, cfg: RiskConfig, as_of: date) -> DataFr
     return risk_warnings(classes, surges, cfg)
 
 
-def classify_enterprises(spark: SparkSession, settings: Settings, run_id: str, as_of: date) -> dict:
-    """Write gold.enterprise_risk_class and gold.risk_warning for `as_of` (idempotent)."""
+def run(ctx: StageContext) -> dict:
+    """Write gold.enterprise_risk_class and gold.risk_warning for `ctx.as_of` (idempotent)."""
+    spark, settings, run_id, as_of = ctx.spark, ctx.settings, ctx.run_id, ctx.as_of
     cfg = load_risk_config()
     gold = read_gold(spark, settings)
     history = read_table(spark, settings, CLASS_TABLE)
@@ -92,47 +92,4 @@ def classify_enterprises(spark: SparkSession, settings: Settings, run_id: str, a
         "warnings": warnings.count(), "written": wrote_classes or wrote_warnings,
     }
     log.info("risk classes: %s", figures)
-    return figures
-
-
-def plan(gold: Gold, classes: DataFrame, plan_history: DataFrame | None, cfg: RiskConfig, as_of: date,
-         seed: int, drawn_at: datetime) -> DataFrame:
-    """gold.inspection_plan rows of one as-of date. Pure."""
-    for name in ("dim_matter", "dim_officer"):
-        if gold.get(name) is None:
-            raise ValueError(f"gold.{name} is required to draw an inspection plan")
-    legal_rep_rics = None
-    if gold.get("bridge_enterprise_person") is not None and gold.get("dim_person") is not None:
-        legal_rep_rics = (
-            gold["bridge_enterprise_person"].where(F.col("role") == "legal_representative")
-            .join(gold["dim_person"], "person_id").where(F.col("person_ric").isNotNull())
-            .select("entity_id", F.col("person_ric").alias("ric")).distinct()
-        )
-    previous = previous_pairs(plan_history, gold.get("fct_inspection"), as_of)
-    return draw_plan(classes, eligible_matters(gold["dim_matter"], cfg), officers_on_duty(gold["dim_officer"], as_of),
-                     legal_rep_rics, previous, cfg, as_of, seed, drawn_at)
-
-
-def draw_inspection_plan(spark: SparkSession, settings: Settings, run_id: str, as_of: date,
-                         seed: int | None = None) -> dict:
-    """Write gold.inspection_plan for `as_of` from its risk classes (idempotent: an unchanged
-    plan is not rewritten; `seed` defaults to the configured seed policy)."""
-    cfg = load_risk_config()
-    seed = cfg.seed_for(as_of) if seed is None else seed
-    classes = read_table(spark, settings, CLASS_TABLE)
-    if classes is None:
-        raise ValueError("gold.enterprise_risk_class does not exist: run classify_enterprises first")
-    classes = classes.where(F.col("as_of_date") == F.lit(as_of))
-    if classes.isEmpty():
-        raise ValueError(f"gold.enterprise_risk_class holds no classes as of {as_of}")
-    history = read_table(spark, settings, PLAN_TABLE)
-    rows = plan(read_gold(spark, settings), classes, history, cfg, as_of, seed, datetime.now()).localCheckpoint()
-    written = write_as_of(spark, settings, PLAN_TABLE, rows, as_of, ignore=("drawn_at",))
-    by_class = {row["risk_class"]: row["count"] for row in rows.groupBy("risk_class").count().collect()}
-    figures = {
-        "run_id": run_id, "as_of": as_of.isoformat(), "seed": seed, "inspections": sum(by_class.values()),
-        "by_class": dict(sorted(by_class.items())),
-        "unstaffed": rows.where(F.col("inspector_cert_nos").isNull()).count(), "written": written,
-    }
-    log.info("inspection plan: %s", figures)
     return figures

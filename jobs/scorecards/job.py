@@ -16,6 +16,7 @@ from jobs.scorecards.scoring import indicator_values, scorecard, unit_names
 from regulake import stage_state
 from regulake.catalog import register_table, save_view
 from regulake.config import Settings, conf_file
+from regulake.stage import StageContext
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,9 @@ def input_fingerprint(spark: SparkSession, settings: Settings, as_of: date) -> s
     )
 
 
-def build_scorecards(spark: SparkSession, settings: Settings, run_id: str, as_of: date) -> dict:
+def run(ctx: StageContext) -> dict:
     """Rebuild gold.efficacy_scorecard (and its public view) unless its inputs are unchanged."""
+    spark, settings, run_id, as_of = ctx.spark, ctx.settings, ctx.run_id, ctx.as_of
     started = time.perf_counter()
     path = settings.table_path("gold", TABLE)
     current = input_fingerprint(spark, settings, as_of)

@@ -1,9 +1,5 @@
-"""Silver: normalise, gate (Great Expectations) and promote bronze deliveries (issue 4).
+"""Silver: normalise, gate (Great Expectations) and promote bronze deliveries.
 
-Entry point for the DAG: `promote_feed(spark, settings, feed_id, run_id)`.
+Runner: `jobs.silver.job.run(ctx)`, one mapped task per feed (`ctx.feed_id`); a held delivery raises
+`jobs.silver.gate.GateFailed`.
 """
-
-from jobs.silver.gate import GateFailed
-from jobs.silver.job import held_deliveries, pending_deliveries, promote_feed
-
-__all__ = ["GateFailed", "held_deliveries", "pending_deliveries", "promote_feed"]

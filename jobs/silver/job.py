@@ -41,6 +41,7 @@ from jobs.silver.versions import IS_CURRENT, LAST_SEEN, VERSION_RANK, copy_recor
 from regulake.catalog import register_table, save_view
 from regulake.config import Settings
 from regulake.feeds import FeedSchema, load_feed
+from regulake.stage import StageContext
 
 log = logging.getLogger(__name__)
 
@@ -290,8 +291,9 @@ def _latest_full(spark: SparkSession, settings: Settings, feed_id: str) -> str |
     return done.where(F.col("mode") == "full").agg(F.max("batch_date")).first()[0]
 
 
-def promote_feed(spark: SparkSession, settings: Settings, feed_id: str, run_id: str) -> dict:
-    """Gate and promote every pending delivery of `feed_id`; GateFailed names what was held back."""
+def run(ctx: StageContext) -> dict:
+    """Gate and promote every pending delivery of `ctx.feed_id`; GateFailed names what was held back."""
+    spark, settings, feed_id, run_id = ctx.spark, ctx.settings, ctx.require_feed(), ctx.run_id
     schema = load_feed(feed_id)
     quality = feed_quality(schema)
     digest = gate_digest(feed_id)

@@ -144,11 +144,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from pyspark.sql import functions as F
 
-    from jobs.risk import classify_enterprises, draw_inspection_plan
+    from jobs.inspection import job as inspection_job
+    from jobs.risk import job as risk_job
     from jobs.risk.config import load_risk_config
     from jobs.risk.store import read_table
     from regulake.config import load_settings
     from regulake.spark import get_spark
+    from regulake.stage import StageContext
 
     generation = {}
     if (args.data / "generation.json").exists():
@@ -163,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_risk_config()
     if args.classify:
         for day in [*sorted(history), as_of]:
-            classify_enterprises(spark, settings, "risk-report", day)
-        draw_inspection_plan(spark, settings, "risk-report", as_of)
+            risk_job.run(StageContext(settings, "risk-report", day, session=spark))
+        inspection_job.run(StageContext(settings, "risk-report", as_of, session=spark))
 
     all_classes = read_table(spark, settings, "enterprise_risk_class")
     if all_classes is None:

@@ -27,7 +27,7 @@ def dbt_lake(spark, lake_settings: Settings, tmp_path_factory) -> DbtLake:
     """
     from themes_fixture_lake import build_fixture_lake
 
-    from jobs.dbt import dbt_build
+    from jobs.dbt.job import dbt_build
     from regulake.spark import get_spark
 
     settings = lake_settings.with_overrides(**{"lake.root": str(tmp_path_factory.mktemp("dbt_lake"))})

@@ -16,7 +16,7 @@ import themes_fixture_lake as lake
 from delta.tables import DeltaTable
 from themes_fixture_lake import E1, E2, E4, E6, E7, NOW, Version
 
-from jobs.dbt import DbtBuildFailed, dbt_build
+from jobs.dbt.job import DbtBuildFailed, dbt_build
 from regulake.catalog import VIEWS_DIR, refresh_catalog, register_table
 from regulake.feeds import load_feed
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from regulake.airflow_env import DAGS_FOLDER
+from apps.airflow_env import DAGS_FOLDER
 
 STAGES = ["discover_feeds", "land_feed", "promote_feed", "link_entities", "dbt_build",
           "risk_classes", "inspection_plan", "scorecards", "publish"]
@@ -56,3 +56,20 @@ def test_importing_the_dag_is_fast_and_starts_no_spark():
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["heavy"] == [], f"the DAG file imports {report['heavy']} at parse time"
     assert report["seconds"] < 5
+
+
+def test_every_stage_task_calls_its_job_directly():
+    """No lookup by name: each task's source imports `jobs.<stage>.job` (or its module) and calls `.run(`."""
+    import ast
+    import re
+
+    source = (DAGS_FOLDER / "regulake_main.py").read_text(encoding="utf-8")
+    tasks = {node.name: ast.get_source_segment(source, node) for node in ast.walk(ast.parse(source))
+             if isinstance(node, ast.FunctionDef) and any(
+                 "task" in ast.get_source_segment(source, d) for d in node.decorator_list)}
+    stage_tasks = {name: body for name, body in tasks.items() if name != "discover_feeds"}
+    assert set(stage_tasks) == set(STAGES) - {"discover_feeds"}
+    for name, body in stage_tasks.items():
+        assert "from jobs." in body and re.search(r"\w+\.run\((stage_context\(|ctx\))", body), \
+            f"task {name} does not call its job's run"
+    assert "importlib" not in source and "getattr(" not in source

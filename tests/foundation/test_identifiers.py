@@ -1,3 +1,5 @@
+import random
+
 import pytest
 
 from regulake import identifiers as ids
@@ -39,6 +41,25 @@ def test_reg_no_iso7064_mod_11_10():
     assert ids.is_valid_reg_no(reg_no)
     assert ids.identifier_kind(reg_no) == "reg_no"
     assert not ids.is_valid_reg_no(body + str((int(reg_no[-1]) + 1) % 10))
+
+
+def _hand_written_mod_11_10(first14: str) -> str:
+    """The ISO 7064 MOD 11,10 loop regulake used before python-stdnum's (kept as the oracle)."""
+    product = 10
+    for ch in first14:
+        total = (product + int(ch)) % 10 or 10
+        product = (2 * total) % 11
+    return str((11 - product) % 10)
+
+
+def test_reg_no_check_digit_agrees_with_the_hand_written_algorithm():
+    rng = random.Random(20240131)
+    for _ in range(20_000):
+        body = "".join(rng.choice("0123456789") for _ in range(14))
+        expected = _hand_written_mod_11_10(body)
+        assert ids.reg_no_check_digit(body) == expected, body
+        assert ids.is_valid_reg_no(body + expected), body
+        assert not ids.is_valid_reg_no(body + str((int(expected) + 1) % 10)), body
 
 
 def test_tax_id_is_region_plus_org_code():

@@ -12,9 +12,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from regulake.identifiers import is_valid_ric, is_valid_uscc
 from synth.generator import generate
 from synth.generator.specs import FEEDS
-from regulake.identifiers import is_valid_ric, is_valid_uscc
 
 from .conftest import landing_files
 

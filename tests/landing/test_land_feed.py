@@ -9,8 +9,10 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from jobs.landing import audit, bronze, land_feed
+from jobs.landing import audit, bronze
+from jobs.landing import job as landing_job
 from regulake.feeds import load_feed
+from tests.stages import context
 
 from .deliveries import PENALTY_HEADER, penalty_csv, penalty_row, write_delivery
 
@@ -62,7 +64,7 @@ def test_delivery_lifecycle_and_reruns_change_nothing(spark, fresh_lake, make_de
     make_delivery(FEED, "20240303", {"part-0001.csv": penalty_csv(penalty_row(6))}, manifest=False)
     root = str(make_delivery.root)
 
-    first = land_feed(spark, fresh_lake, root, FEED, "run-1")
+    first = landing_job.run(context(spark, fresh_lake, "run-1", landing=root, feed_id=FEED))
     assert [(d["batch_date"], d["status"]) for d in first["deliveries"]] == [
         ("20240301", "loaded"), ("20240302", "rejected"), ("20240303", "incomplete")]
     assert (first["rows_landed"], first["rows_quarantined"]) == (2, 1)
@@ -82,7 +84,7 @@ def test_delivery_lifecycle_and_reruns_change_nothing(spark, fresh_lake, make_de
     resend_root = tmp_path / "landing_resend"
     shutil.copytree(make_delivery.root / FEED / "20240301", resend_root / FEED / "20240301")
 
-    second = land_feed(spark, fresh_lake, root, FEED, "run-2")
+    second = landing_job.run(context(spark, fresh_lake, "run-2", landing=root, feed_id=FEED))
     assert [(d["batch_date"], d["status"]) for d in second["deliveries"]] == [
         ("20240303", "loaded"), ("20240304", "loaded")]
     assert second["unchanged"] == 2  # 20240301 loaded and 20240302 rejected before: not logged again
@@ -90,7 +92,7 @@ def test_delivery_lifecycle_and_reruns_change_nothing(spark, fresh_lake, make_de
     resent_fix = _table(spark, fresh_lake, "bronze", FEED).where(F.col("_batch_date") == "20240304").first()
     assert (resent_fix.decision_no, resent_fix.severity, resent_fix._extra) == (
         "郑市监罚〔2024〕4号", "1", {"Remark": "复核"})
-    resent = land_feed(spark, fresh_lake, str(resend_root), FEED, "run-3")
+    resent = landing_job.run(context(spark, fresh_lake, "run-3", landing=str(resend_root), feed_id=FEED))
     assert [(d["batch_date"], d["status"]) for d in resent["deliveries"]] == [("20240301", "duplicate")]
     assert resent["deliveries"][0]["reason"].startswith("already_loaded:")
     assert _statuses(spark, fresh_lake) == {
@@ -106,7 +108,7 @@ def test_delivery_lifecycle_and_reruns_change_nothing(spark, fresh_lake, make_de
     versions = {t: _version(spark, fresh_lake, *t) for t in
                 [("bronze", FEED), ("audit", "quarantine"), ("audit", "delivery_log")]}
     for run, landing in [("run-4", root), ("run-5", str(resend_root))]:
-        again = land_feed(spark, fresh_lake, landing, FEED, run)
+        again = landing_job.run(context(spark, fresh_lake, run, landing=landing, feed_id=FEED))
         assert again["deliveries"] == [] and again["rows_landed"] == 0
     assert {t: _version(spark, fresh_lake, *t) for t in versions} == versions  # not a single commit
 
@@ -128,12 +130,12 @@ def test_reverse_order_gives_the_same_bronze(spark, lake_settings, tmp_path):
     reverse_lake = lake_settings.with_overrides(**{"lake.root": str(tmp_path / "lake_reverse")})
     source = tmp_path / "all"
     batches = _three_batches(source)
-    land_feed(spark, forward_lake, str(source), FEED, "forward")
+    landing_job.run(context(spark, forward_lake, "forward", landing=str(source), feed_id=FEED))
 
     arriving = tmp_path / "arriving"
     for batch in reversed(batches):  # newest first, one run each
         shutil.copytree(source / FEED / batch, arriving / FEED / batch)
-        land_feed(spark, reverse_lake, str(arriving), FEED, f"reverse-{batch}")
+        landing_job.run(context(spark, reverse_lake, f"reverse-{batch}", landing=str(arriving), feed_id=FEED))
 
     for layer, table, drop in [("bronze", FEED, "_ingested_at"), ("audit", "quarantine", "quarantined_at")]:
         forward = _table(spark, forward_lake, layer, table).drop(drop)
@@ -152,7 +154,7 @@ def test_a_killed_run_neither_duplicates_nor_loses(spark, fresh_lake, tmp_path, 
     # 1. Killed before the bronze commit: nothing is visible, staging is gone.
     monkeypatch.setattr(bronze, "write_bronze", killed)
     with pytest.raises(RuntimeError):
-        land_feed(spark, fresh_lake, str(root), FEED, "killed-1")
+        landing_job.run(context(spark, fresh_lake, "killed-1", landing=str(root), feed_id=FEED))
     monkeypatch.undo()
     assert not bronze.bronze_exists(spark, fresh_lake, FEED)
     assert not list((tmp_path / "lake" / ".staging" / "landing" / FEED).iterdir())
@@ -160,13 +162,13 @@ def test_a_killed_run_neither_duplicates_nor_loses(spark, fresh_lake, tmp_path, 
     # 2. Killed after the bronze commit, before quarantine and log.
     monkeypatch.setattr(audit, "write_quarantine", killed)
     with pytest.raises(RuntimeError):
-        land_feed(spark, fresh_lake, str(root), FEED, "killed-2")
+        landing_job.run(context(spark, fresh_lake, "killed-2", landing=str(root), feed_id=FEED))
     monkeypatch.undo()
     assert _table(spark, fresh_lake, "bronze", FEED).count() == 6
     bronze_version = _version(spark, fresh_lake, "bronze", FEED)
 
     # 3. The rerun logs the deliveries and writes their quarantine, without appending them again.
-    rerun = land_feed(spark, fresh_lake, str(root), FEED, "rerun")
+    rerun = landing_job.run(context(spark, fresh_lake, "rerun", landing=str(root), feed_id=FEED))
     assert [d["status"] for d in rerun["deliveries"]] == ["loaded"] * 3
     assert all(d["reason"].startswith("recovered: already in bronze") for d in rerun["deliveries"])
     assert _version(spark, fresh_lake, "bronze", FEED) == bronze_version

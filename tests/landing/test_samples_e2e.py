@@ -7,8 +7,10 @@ import json
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.landing import discover, land_feed
+from jobs.landing import job as landing_job
+from jobs.landing.job import discover
 from regulake.feeds import feed_ids
+from tests.stages import context
 
 # The planted delivery-level defects of the samples (found by inspecting them; README lists the kinds).
 EXPECTED_NOT_LOADED = {
@@ -22,7 +24,7 @@ EXPECTED_NOT_LOADED = {
 @pytest.fixture(scope="module")
 def landed(spark, lake_settings, samples_landing, tmp_path_factory):
     settings = lake_settings.with_overrides(**{"lake.root": str(tmp_path_factory.mktemp("samples_lake"))})
-    results = {feed: land_feed(spark, settings, str(samples_landing), feed, "samples-1")
+    results = {feed: landing_job.run(context(spark, settings, "samples-1", landing=str(samples_landing), feed_id=feed))
                for feed in discover(str(samples_landing))}
     return settings, results
 
@@ -101,7 +103,7 @@ def test_rerun_over_the_samples_changes_nothing(spark, landed, samples_landing):
     versions = {t: DeltaTable.forPath(spark, settings.table_path(*t)).history(1).first()["version"]
                 for t in tables}
     for feed in discover(str(samples_landing)):
-        again = land_feed(spark, settings, str(samples_landing), feed, "samples-2")
+        again = landing_job.run(context(spark, settings, "samples-2", landing=str(samples_landing), feed_id=feed))
         assert again["deliveries"] == [] and again["unchanged"] == 3
     assert {t: DeltaTable.forPath(spark, settings.table_path(*t)).history(1).first()["version"]
             for t in tables} == versions

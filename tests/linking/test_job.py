@@ -6,9 +6,10 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from jobs.linking import link_entities
-from synth.scoring.devsilver import write_silver
+from jobs.linking import job as linking
 from regulake.stage_state import delta_version
+from synth.scoring.devsilver import write_silver
+from tests.stages import context
 
 from .factories import ENTERPRISE_SCHEMA, enterprise_row, ric, tax_id, uscc
 
@@ -69,7 +70,7 @@ def _xref(spark, lake):
 @pytest.mark.slow
 def test_first_run_then_incremental_then_rerun(spark, lake):
     write_silver(spark, lake, _silver(spark, ENTERPRISES_1, HOTLINE_1, SENTIMENT_1, COURT_1, TAX_1))
-    first = link_entities(spark, lake, run_id="run-1")
+    first = linking.run(context(spark, lake, "run-1"))
     assert first["linked_this_run"] == first["mentions"] == 11
     assertDataFrameEqual(
         _xref(spark, lake).select("feed_id", "record_key", "entity_id", "match_method"),
@@ -94,7 +95,7 @@ def test_first_run_then_incremental_then_rerun(spark, lake):
     hotline_2 = HOTLINE_1 + [("RX5", "郑州禾卓食品有限公司", None, None, "RX5")]
     write_silver(spark, lake, _silver(spark, enterprises_2, hotline_2, [("WX1", ["郑州禾卓食品有限公司"], "WX1")],
                                       COURT_1, TAX_1))
-    second = link_entities(spark, lake, run_id="run-2")
+    second = linking.run(context(spark, lake, "run-2"))
     assert (second["new_enterprises"], second["retried_unlinked"]) == (1, 1)
     xref = {r["record_key"]: (r["entity_id"], r["match_method"], r["_run_id"]) for r in _xref(spark, lake).collect()}
     assert xref["RX3"] == (D, "name_exact", "run-2")
@@ -105,7 +106,7 @@ def test_first_run_then_incremental_then_rerun(spark, lake):
 
     # Unchanged silver: the rerun is skipped and writes nothing at all.
     versions = {t: delta_version(spark, lake.table_path(*t.split("."))) for t in WRITTEN}
-    third = link_entities(spark, lake, run_id="run-3")
+    third = linking.run(context(spark, lake, "run-3"))
     assert third["skipped"] == "inputs unchanged"
     assert {t: delta_version(spark, lake.table_path(*t.split("."))) for t in WRITTEN} == versions
     runs = spark.read.format("delta").load(lake.table_path("audit", "linking_run"))
@@ -114,7 +115,7 @@ def test_first_run_then_incremental_then_rerun(spark, lake):
     # New silver versions with the same records: linking runs and links nothing new.
     write_silver(spark, lake, _silver(spark, enterprises_2, hotline_2, [("WX1", ["郑州禾卓食品有限公司"], "WX1")],
                                       COURT_1, TAX_1))
-    fourth = link_entities(spark, lake, run_id="run-4")
+    fourth = linking.run(context(spark, lake, "run-4"))
     assert (fourth["linked_this_run"], fourth["new_enterprises"]) == (0, 0)
     assert _xref(spark, lake).where("_run_id = 'run-4'").count() == 0
 

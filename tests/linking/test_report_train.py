@@ -6,8 +6,9 @@ import dataclasses
 
 import pytest
 
-from synth.scoring import linking_report as report, linking_train as train
 from jobs.linking.config import load_linking_config
+from synth.scoring import linking_report as report
+from synth.scoring import linking_train as train
 
 TRUTH = ("feed_id string, batch_date string, file_name string, record_no long, record_key string, "
          "entity_id string, id_kind string, name_variant string, defect string, expected string")

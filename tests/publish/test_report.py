@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from jobs.publish import publish
+from jobs.publish import job as publish_job
 from regulake import stage_state
 from regulake.config import load_settings
+from tests.stages import context
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHARTS = ["risk-by-region", "risk-by-industry", "hit-rate-by-class", "scorecard-department-year",
@@ -70,7 +71,7 @@ def _versions(spark, settings) -> dict:
 @pytest.fixture(scope="module")
 def published(spark, report_lake):
     before = _versions(spark, report_lake)
-    result = publish(spark, report_lake, "run-report-1", date(2024, 3, 31))
+    result = publish_job.run(context(spark, report_lake, "run-report-1", date(2024, 3, 31)))
     return result, before
 
 

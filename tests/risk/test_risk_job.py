@@ -9,9 +9,10 @@ import pytest
 from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
-from jobs.risk import classify_enterprises, draw_inspection_plan
+from jobs.inspection import job as inspection_job
 from jobs.risk import job as risk_job
 from jobs.risk.config import load_risk_config
+from tests.stages import context
 
 from .gold_tables import enterprise, gold, officer
 
@@ -65,7 +66,7 @@ def risk_lake(spark, lake_settings, tmp_path_factory):
 @pytest.fixture(scope="module")
 def classified(spark, risk_lake):
     """The February, then the March run (March sees February as its history)."""
-    return classify_enterprises(spark, risk_lake, "run-feb", FEB), classify_enterprises(spark, risk_lake, "run-mar", MAR)
+    return risk_job.run(context(spark, risk_lake, "run-feb", FEB)), risk_job.run(context(spark, risk_lake, "run-mar", MAR))
 
 
 def version(spark, settings, name):
@@ -97,10 +98,10 @@ def test_rerun_writes_no_new_version(spark, risk_lake, classified, monkeypatch):
     cfg = load_risk_config()
     everyone = dataclasses.replace(cfg, sampling={**cfg.sampling, "ratios": dict.fromkeys("ABCD", 1.0)})
     monkeypatch.setattr(risk_job, "load_risk_config", lambda: everyone)
-    draw_inspection_plan(spark, risk_lake, "run-1", MAR)
+    inspection_job.run(context(spark, risk_lake, "run-1", MAR))
     before = {name: version(spark, risk_lake, name) for name in ("enterprise_risk_class", "risk_warning", "inspection_plan")}
-    again = classify_enterprises(spark, risk_lake, "run-2", MAR)
-    plan = draw_inspection_plan(spark, risk_lake, "run-2", MAR)
+    again = risk_job.run(context(spark, risk_lake, "run-2", MAR))
+    plan = inspection_job.run(context(spark, risk_lake, "run-2", MAR))
     after = {name: version(spark, risk_lake, name) for name in before}
     assert after == before and not again["written"] and not plan["written"]
     rows = spark.read.format("delta").load(risk_lake.table_path("gold", "inspection_plan"))

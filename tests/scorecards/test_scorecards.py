@@ -35,12 +35,13 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from jobs.scorecards import build_scorecards, compute
+from jobs.scorecards import job as scorecards_job
 from jobs.scorecards.config import load_config, parse_config
-from jobs.scorecards.job import input_fingerprint
+from jobs.scorecards.job import compute, input_fingerprint
 from jobs.scorecards.scoring import band
 from regulake import stage_state
 from tests.scorecards import fixture
+from tests.stages import context
 
 SUMMARY = ["unit_type", "unit_code", "unit_name", "period", "total_score", "rank", "units_ranked", "band"]
 
@@ -111,10 +112,10 @@ def test_build_is_idempotent_and_reads_missing_inputs_as_empty(spark, lake_setti
     # Only four marts exist (no plan, no risk classes, no complaints, tasks or penalties yet).
     fixture.write_lake(spark, lake_settings, ["fct_inspection", "dim_enterprise", "dim_region", "dim_department"])
     path = lake_settings.table_path("gold", "efficacy_scorecard")
-    first = build_scorecards(spark, lake_settings, "run-1", fixture.AS_OF)
+    first = scorecards_job.run(context(spark, lake_settings, "run-1", fixture.AS_OF))
     assert first["skipped"] is False and first["departments"] == 5  # SCJG 2024-02, 2024-03, 2024; WJ 2024-03, 2024
     version = stage_state.delta_version(spark, path)
-    assert build_scorecards(spark, lake_settings, "run-2", fixture.AS_OF) == {"skipped": True}
+    assert scorecards_job.run(context(spark, lake_settings, "run-2", fixture.AS_OF)) == {"skipped": True}
     assert stage_state.delta_version(spark, path) == version
     # SCJG 2024-03 from inspections alone: problem found 2/3 -> 1, rectification 1/2 -> 0, 10 days -> 1:
     # 100 * (10 + 0 + 10) / (10 + 15 + 10) = 57.14

@@ -9,7 +9,10 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from jobs.silver import GateFailed, pending_deliveries, promote_feed
+from jobs.silver import job as silver_job
+from jobs.silver.gate import GateFailed
+from jobs.silver.job import pending_deliveries
+from tests.stages import context
 
 from .lakehelpers import FakeLanding
 
@@ -40,7 +43,7 @@ def test_promote_end_to_end(spark, lake):
         penalty(1, "2024-01-02 09:00:00", fine_amount="2万"),  # a new version
         penalty(12), penalty(12),                   # duplicate within the delivery
     ])
-    summary = promote_feed(spark, lake, "samr_penalty", "run-1")
+    summary = silver_job.run(context(spark, lake, "run-1", feed_id="samr_penalty"))
     assert summary["promoted"] == ["20240101", "20240102"] and summary["held"] == []
     assert summary.get("unreconciled") == []
 
@@ -72,7 +75,7 @@ def test_promote_end_to_end(spark, lake):
                 for layer, name in [("silver", "samr_penalty"), ("audit", "row_accounting"),
                                     ("audit", "quarantine"), ("audit", "gate_result")]}
     assert pending_deliveries(spark, lake, "samr_penalty") == []
-    assert promote_feed(spark, lake, "samr_penalty", "run-2")["promoted"] == []
+    assert silver_job.run(context(spark, lake, "run-2", feed_id="samr_penalty"))["promoted"] == []
     assert versions == {name: DeltaTable.forPath(spark, lake.table_path(layer, name)).history().count()
                         for layer, name in [("silver", "samr_penalty"), ("audit", "row_accounting"),
                                             ("audit", "quarantine"), ("audit", "gate_result")]}
@@ -104,7 +107,7 @@ def _promote_in_order(spark, settings, order: list[str]):
     for batch in order:
         mode, records = ENTERPRISE_DELIVERIES[batch]
         landing.deliver(batch, records, mode=mode)
-        promote_feed(spark, settings, "samr_enterprise", f"run-{batch}")
+        silver_job.run(context(spark, settings, f"run-{batch}", feed_id="samr_enterprise"))
     silver = table(spark, settings, "silver", "samr_enterprise").drop("_outlier_flags")
     accounting = table(spark, settings, "audit", "row_accounting").drop("accounted_at")
     return silver, accounting
@@ -148,7 +151,7 @@ def test_gate_holds_back_a_bad_delivery(spark, lake):
     landing.deliver("20240201", [listing(n, listed_date="" if n <= 6 else "2024-01-10") for n in range(1, 11)])
     landing.deliver("20240202", [listing(n) for n in range(20, 23)])
     with pytest.raises(GateFailed) as failure:
-        promote_feed(spark, lake, "samr_abnormal_list", "run-1")
+        silver_job.run(context(spark, lake, "run-1", feed_id="samr_abnormal_list"))
     message = str(failure.value)
     assert "feed samr_abnormal_list, batch 20240201 held back" in message
     assert "expect_column_values_to_not_be_null(column=listed_date__status)" in message
@@ -168,7 +171,7 @@ def test_gate_holds_back_a_bad_delivery(spark, lake):
     versions = {name: DeltaTable.forPath(spark, lake.table_path("audit", name)).history().count()
                 for name in ("gate_result", "quarantine", "row_accounting")}
     with pytest.raises(GateFailed, match="verdict of an earlier run") as again:
-        promote_feed(spark, lake, "samr_abnormal_list", "run-2")
+        silver_job.run(context(spark, lake, "run-2", feed_id="samr_abnormal_list"))
     assert "feed samr_abnormal_list, batch 20240201 held back" in str(again.value)
     assert versions == {name: DeltaTable.forPath(spark, lake.table_path("audit", name)).history().count()
                         for name in ("gate_result", "quarantine", "row_accounting")}
@@ -180,11 +183,11 @@ def test_gate_holds_back_a_bad_delivery(spark, lake):
     promote.gate_digest = lambda feed_id: original(feed_id) + "-changed"
     try:
         with pytest.raises(GateFailed) as third:
-            promote_feed(spark, lake, "samr_abnormal_list", "run-3")
+            silver_job.run(context(spark, lake, "run-3", feed_id="samr_abnormal_list"))
     finally:
         promote.gate_digest = original
     assert "verdict of an earlier run" not in str(third.value)
     assert table(spark, lake, "audit", "gate_result").where("run_id = 'run-3'").count() == 1
-    from jobs.silver import held_deliveries
+    from jobs.silver.job import held_deliveries
 
     assert held_deliveries(spark, lake) == [("samr_abnormal_list", "20240201")]

@@ -16,8 +16,10 @@ import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from jobs.silver import GateFailed, promote_feed
+from jobs.silver import job as silver_job
+from jobs.silver.gate import GateFailed
 from jobs.silver.records import REASON_CODES
+from tests.stages import context
 
 QUARANTINE_CODES = ("parse_error", "encoding_error", *REASON_CODES)
 ENTERPRISES = int(os.environ.get("REGULAKE_SCORING_ENTERPRISES", "150"))
@@ -30,7 +32,7 @@ def score(planted: set, found: set) -> tuple[float, float]:
 
 @pytest.mark.slow
 def test_quarantine_matches_planted_defects(spark, lake, tmp_path):
-    from jobs.landing import land_feed
+    from jobs.landing import job as landing_job
     from regulake.feeds import feed_ids
     from synth.generator import generate
 
@@ -38,9 +40,9 @@ def test_quarantine_matches_planted_defects(spark, lake, tmp_path):
     generate(out, ENTERPRISES, 2, seed=13, progress=False, workers=1)
     held = {}
     for feed_id in feed_ids():
-        land_feed(spark, lake, str(out / "landing"), feed_id, "scoring")
+        landing_job.run(context(spark, lake, "scoring", landing=str(out / "landing"), feed_id=feed_id))
         try:
-            promote_feed(spark, lake, feed_id, "scoring")
+            silver_job.run(context(spark, lake, "scoring", feed_id=feed_id))
         except GateFailed as failure:  # scored anyway: held deliveries count as misses
             held[feed_id] = str(failure)
 

@@ -77,7 +77,7 @@ def run(
             raise typer.BadParameter(f"{landing} is not a folder", param_hint="--landing")
         landing = str(Path(landing).resolve())
     settings = _settings(lake)
-    from regulake.airflow_env import load_main_dag, prepare_airflow
+    from apps.airflow_env import load_main_dag, prepare_airflow
 
     prepare_airflow(settings)
     dag = load_main_dag()
@@ -132,8 +132,8 @@ def sql(
 def status(lake: LakeOption = None) -> None:
     """Deliveries seen, loaded and rejected; tables per layer with row counts; the last run."""
     _logging(False)
+    from apps.status import lake_status
     from regulake.spark import get_spark
-    from regulake.status import lake_status
 
     settings = _settings(lake)
     report = lake_status(get_spark(settings, app_name="regulake-status"), settings)
@@ -161,8 +161,8 @@ def serve(
 ) -> None:
     """Serve the lake over JDBC/ODBC (Spark Thrift Server, HiveServer2 protocol) until Ctrl-C or SIGTERM."""
     _logging(verbose)
-    from regulake.serve import endpoint
-    from regulake.serve import serve as run_server
+    from apps.serve import endpoint
+    from apps.serve import serve as run_server
 
     settings = _settings(lake)
     where = endpoint(settings, host, port)
@@ -180,7 +180,7 @@ def airflow(
 ) -> None:
     """Start Airflow itself (API server with UI, scheduler, DAG processor, triggerer) on the embedded default."""
     _logging(False)
-    from regulake.airflow_env import prepare_airflow
+    from apps.airflow_env import prepare_airflow
 
     settings = _settings(lake)
     env = prepare_airflow(settings)
