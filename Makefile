@@ -34,8 +34,9 @@ test: setup       ## the whole suite (what CI runs)
 lint: setup
 	$(BIN)/ruff check regulake jobs dags tests
 
-lock:             ## re-resolve requirements.lock from pyproject.toml
-	$(BIN)/uv pip compile --python-version 3.11 pyproject.toml -o requirements.lock -q --no-header
+lock:             ## re-resolve requirements.lock (production + dev group) and requirements-prod.lock (same pins, no dev)
+	$(BIN)/uv pip compile --python-version 3.11 pyproject.toml --group dev -o requirements.lock -q --no-header
+	$(BIN)/uv pip compile --python-version 3.11 pyproject.toml -c requirements.lock -o requirements-prod.lock -q --no-header
 
 serve: setup      ## SQL endpoint (Spark Thrift Server, HiveServer2) over LAKE on loopback PORT; Ctrl-C stops it
 	$(BIN)/regulake serve --lake $(LAKE) --port $(PORT)

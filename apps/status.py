@@ -5,23 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
+from regulake import lake
 from regulake.config import Settings
-
-
-def _exists(spark: SparkSession, name: str) -> bool:
-    return spark.catalog.tableExists(name)
 
 
 def lake_status(spark: SparkSession, settings: Settings) -> dict[str, Any]:
     deliveries: list[dict] = []
-    if _exists(spark, "audit.delivery_log"):
+    delivery_log = lake.read(spark, settings, "audit", "delivery_log")
+    if delivery_log is not None:
         deliveries = [
             row.asDict()
-            for row in spark.sql(
-                "SELECT status, count(*) AS deliveries, sum(manifest_rows) AS manifest_rows "
-                "FROM audit.delivery_log GROUP BY status ORDER BY status"
-            ).collect()
+            for row in delivery_log.groupBy("status").agg(
+                F.count("*").alias("deliveries"), F.sum("manifest_rows").alias("manifest_rows")
+            ).orderBy("status").collect()
         ]
     tables = []
     for layer in sorted({*settings.layers, *[d.name for d in spark.catalog.listDatabases()]} - {"default"}):
@@ -33,7 +31,8 @@ def lake_status(spark: SparkSession, settings: Settings) -> dict[str, Any]:
             count = spark.sql(f"SELECT count(*) FROM `{layer}`.`{table.name}`").first()[0]
             tables.append((f"{layer}.{table.name}", count))
     last_run = None
-    if _exists(spark, "audit.pipeline_run"):
-        row = spark.sql("SELECT * FROM audit.pipeline_run ORDER BY finished_at DESC LIMIT 1").first()
+    runs = lake.read(spark, settings, "audit", "pipeline_run")
+    if runs is not None:
+        row = runs.orderBy(F.desc("finished_at")).first()
         last_run = row.asDict() if row else None
     return {"deliveries": deliveries, "tables": tables, "last_run": last_run}

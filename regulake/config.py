@@ -2,25 +2,42 @@
 
 Settings come from `conf/regulake.yaml` (or the file named by REGULAKE_CONFIG),
 then environment overrides `REGULAKE__SECTION__KEY=value`, then explicit
-overrides passed by a caller (the CLI's `--lake`, a test's tmp_path).
+overrides passed by a caller (the CLI's `--lake`, a test's tmp_path). The result
+is checked against typed models (`RegulakeConfig`): an unknown key, in the file or
+in a misspelt `REGULAKE__...` variable, is a `ConfigError` naming the key and
+where it came from. `spark.conf` stays a free-form mapping of Spark keys.
+
+Every file under conf/ can be swapped per deployment: when REGULAKE_CONF_DIR
+names a folder, `conf_file(name)` returns the file of that name in it, and falls
+back to conf/<name> for the files the folder does not hold.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = PROJECT_ROOT / "conf"
 SCHEMAS_DIR = PROJECT_ROOT / "schemas"
 JARS_DIR = PROJECT_ROOT / ".jars"
 ENV_PREFIX = "REGULAKE__"
+CONF_DIR_ENV = "REGULAKE_CONF_DIR"
+CONFIG_ENV = "REGULAKE_CONFIG"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that does not fit its schema."""
 
 
 @cache
@@ -29,9 +46,125 @@ def load_yaml(path: Path) -> Any:
         return yaml.safe_load(handle)
 
 
-def conf_file(name: str) -> Path:
-    """A versioned configuration file under conf/ (thresholds, weights, ratios ...)."""
+def conf_file(name: str, environ: Mapping[str, str] | None = None) -> Path:
+    """A versioned configuration file (thresholds, weights, ratios ...): <REGULAKE_CONF_DIR>/<name>
+    when that variable names a folder holding it, else conf/<name>."""
+    environ = os.environ if environ is None else environ
+    folder = environ.get(CONF_DIR_ENV)
+    if folder:
+        folder_path = Path(folder).expanduser()
+        if not folder_path.is_dir():
+            raise ConfigError(f"{CONF_DIR_ENV}={folder}: not a directory")
+        candidate = folder_path / name
+        if candidate.is_file():
+            return candidate.resolve()
     return CONF_DIR / name
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """A path as error messages show it: relative to the project when inside it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+# --- Checking a configuration against its model ------------------------------------
+
+
+class StrictModel(BaseModel):
+    """A configuration section: unknown keys are errors, numbers are accepted for strings."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+
+def _loc(parts: tuple) -> str:
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text or "(top level)"
+
+
+def _origin(loc: tuple, origins: Mapping[tuple, str], default: str) -> str:
+    """Where the value at `loc` came from: the override that set it or a parent of it, else
+    the overrides under it (REGULAKE__NOPE__KEY makes the unknown key `nope`), else `default`."""
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in origins:
+            return origins[loc[:end]]
+    below = sorted({where for path, where in origins.items() if loc and path[:len(loc)] == loc})
+    return ", ".join(below) or default
+
+
+def check_conf(model: type[M], data: Any, source: str | os.PathLike,
+               origins: Mapping[tuple, str] | None = None) -> M:
+    """`data` validated as `model`, or a ConfigError naming each bad key and where it came from
+    (`source`, or the entry of `origins` for the longest prefix of the key's path)."""
+    default = display_path(source) if isinstance(source, Path) else str(source)
+    try:
+        return model.model_validate({} if data is None else data)
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            loc = tuple(problem["loc"])
+            where = _origin(loc, origins or {}, default)
+            if problem["type"] == "extra_forbidden":
+                lines.append(f"{where}: unknown key {_loc(loc)!r}")
+            elif problem["type"] == "missing":
+                lines.append(f"{where}: missing key {_loc(loc)!r}")
+            else:
+                got = repr(problem.get("input"))
+                got = got if len(got) <= 80 else got[:77] + "..."
+                lines.append(f"{where}: {_loc(loc)}: {problem['msg']} (got {got})")
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+# --- conf/regulake.yaml ----------------------------------------------------------
+
+
+class LakeConfig(StrictModel):
+    root: str
+    layers: list[str]
+
+
+class SparkConfig(StrictModel):
+    master: str
+    app_name: str = "regulake"
+    # local: the Delta (and extra) jars `make setup` put in .jars/; packages: Spark fetches them.
+    jar_source: Literal["local", "packages"] = "local"
+    extra_packages: list[str] = Field(default_factory=list)
+    conf: dict[str, Any] = Field(default_factory=dict)  # free-form Spark keys
+
+    @field_validator("extra_packages", "conf", mode="before")
+    @classmethod
+    def _empty(cls, value: Any, info) -> Any:
+        if value is None:
+            return [] if info.field_name == "extra_packages" else {}
+        return value
+
+
+class AirflowConfig(StrictModel):
+    home: str
+
+
+class ServeConfig(StrictModel):
+    host: str = "127.0.0.1"
+    port: int = 10000
+
+
+class PipelineConfig(StrictModel):
+    landing_root: str = "landing"
+
+
+class RegulakeConfig(StrictModel):
+    lake: LakeConfig
+    spark: SparkConfig
+    airflow: AirflowConfig
+    serve: ServeConfig = Field(default_factory=ServeConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
 
 
 def _deep_merge(base: dict, extra: dict) -> dict:
@@ -44,10 +177,12 @@ def _deep_merge(base: dict, extra: dict) -> dict:
     return merged
 
 
-def _env_overrides(environ: dict[str, str]) -> dict:
-    """REGULAKE__SPARK__CONF__spark.driver.memory=8g -> {"spark": {"conf": {...}}}."""
+def _env_overrides(environ: Mapping[str, str]) -> tuple[dict, dict[tuple, str]]:
+    """REGULAKE__SPARK__CONF__spark.driver.memory=8g -> {"spark": {"conf": {...}}}, and the
+    variable each override path came from."""
     overrides: dict = {}
-    for name, raw in environ.items():
+    origins: dict[tuple, str] = {}
+    for name, raw in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX):
             continue
         path = name[len(ENV_PREFIX):].split("__")
@@ -55,20 +190,36 @@ def _env_overrides(environ: dict[str, str]) -> dict:
         path = [part.lower() if i < 2 else part for i, part in enumerate(path)]
         node = overrides
         for part in path[:-1]:
-            node = node.setdefault(part, {})
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):  # REGULAKE__SPARK=x and REGULAKE__SPARK__MASTER=y
+                child = node[part] = {}
+            node = child
         node[path[-1]] = yaml.safe_load(raw) if raw != "" else ""
-    return overrides
+        origins[tuple(path)] = f"environment variable {name}"
+    return overrides, origins
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved settings. `lake_root` is absolute for local paths, a URI otherwise."""
+    """Resolved settings. `lake_root` is absolute for local paths, a URI otherwise.
+
+    `raw` is the checked configuration as plain dicts (defaults filled in); `config`
+    the same as typed models. `origins` says where overridden keys came from.
+    """
 
     raw: dict = field(repr=False)
+    origins: Mapping[tuple, str] = field(default_factory=dict, repr=False, compare=False)
+    source: str = field(default="settings", repr=False, compare=False)
+    config: RegulakeConfig = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        config = check_conf(RegulakeConfig, self.raw, self.source, self.origins)
+        object.__setattr__(self, "config", config)
+        object.__setattr__(self, "raw", config.model_dump())
 
     @property
     def lake_root(self) -> str:
-        root = str(self.raw["lake"]["root"])
+        root = self.config.lake.root
         if "://" in root:
             return root.rstrip("/")
         return str(Path(root).expanduser().resolve())
@@ -79,7 +230,7 @@ class Settings:
 
     @property
     def layers(self) -> list[str]:
-        return list(self.raw["lake"]["layers"])
+        return list(self.config.lake.layers)
 
     @property
     def spark(self) -> dict:
@@ -87,7 +238,7 @@ class Settings:
 
     @property
     def airflow_home(self) -> Path:
-        home = Path(str(self.raw["airflow"]["home"])).expanduser()
+        home = Path(self.config.airflow.home).expanduser()
         return home if home.is_absolute() else PROJECT_ROOT / home
 
     def table_path(self, layer: str, table: str) -> str:
@@ -100,20 +251,25 @@ class Settings:
     def with_overrides(self, **overrides: Any) -> Settings:
         """Dotted keys: with_overrides(**{"lake.root": "/tmp/lake"})."""
         nested: dict = {}
+        origins = dict(self.origins)
         for dotted, value in overrides.items():
             node = nested
             parts = dotted.split(".")
             for part in parts[:-1]:
                 node = node.setdefault(part, {})
             node[parts[-1]] = value
-        return Settings(_deep_merge(self.raw, nested))
+            origins[tuple(parts)] = f"override {dotted}"
+        return Settings(_deep_merge(self.raw, nested), origins, self.source)
 
 
-def load_settings(lake_root: str | os.PathLike | None = None, environ: dict | None = None) -> Settings:
+def load_settings(lake_root: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     environ = dict(os.environ if environ is None else environ)
-    path = Path(environ.get("REGULAKE_CONFIG") or CONF_DIR / "regulake.yaml")
-    raw = _deep_merge(load_yaml(path), _env_overrides(environ))
-    settings = Settings(raw)
+    path = Path(environ.get(CONFIG_ENV) or conf_file("regulake.yaml", environ))
+    overrides, origins = _env_overrides(environ)
+    base = load_yaml(path) or {}
+    if not isinstance(base, dict):
+        raise ConfigError(f"{display_path(path)}: expected a mapping of sections, got {type(base).__name__}")
+    settings = Settings(_deep_merge(base, overrides), origins, display_path(path))
     if lake_root is not None:
         settings = settings.with_overrides(**{"lake.root": str(lake_root)})
     return settings

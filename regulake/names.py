@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
-from regulake.config import conf_file, load_yaml
+from pydantic import BaseModel, ConfigDict
+
+from regulake.config import StrictModel, check_conf, conf_file, load_yaml
 from regulake.identifiers import to_halfwidth
 
 _BRACKETS = str.maketrans({"（": "(", "）": ")", "【": "(", "】": ")", "[": "(", "]": ")", "〔": "(", "〕": ")",
@@ -75,13 +77,29 @@ class NameRules:
     drop_chars: frozenset[str]
 
 
+class NamesSection(StrictModel):
+    """The shape of conf/linking.yaml `names:` (an unknown key is an error naming it)."""
+
+    legal_forms: dict[str, str]
+    branch_markers: list[str]
+    drop_chars: str = ""
+
+
+class _NamesOf(BaseModel):
+    """conf/linking.yaml as regulake.names reads it: only `names:` (jobs.linking checks the rest)."""
+
+    model_config = ConfigDict(extra="ignore")
+    names: NamesSection
+
+
 @cache
 def name_rules(path: Path | None = None) -> NameRules:
     """The `names:` section of conf/linking.yaml."""
-    section = load_yaml(path or conf_file("linking.yaml"))["names"]
-    forms = sorted(section["legal_forms"].items(), key=lambda item: -len(item[0]))
-    markers = sorted(section["branch_markers"], key=len, reverse=True)
-    return NameRules(tuple(forms), tuple(markers), frozenset(section.get("drop_chars", "")))
+    path = path or conf_file("linking.yaml")
+    section = check_conf(_NamesOf, load_yaml(path), path).names
+    forms = sorted(section.legal_forms.items(), key=lambda item: -len(item[0]))
+    markers = sorted(section.branch_markers, key=len, reverse=True)
+    return NameRules(tuple(forms), tuple(markers), frozenset(section.drop_chars))
 
 
 # --- Traditional -> simplified -------------------------------------------------
@@ -89,26 +107,15 @@ def name_rules(path: Path | None = None) -> NameRules:
 
 @cache
 def _opencc():
+    """OpenCC's t2s converter (the C++ library's binding: a few microseconds a name).
+    Built lazily, once per process, so Arrow UDF workers each make their own."""
     from opencc import OpenCC
 
     return OpenCC("t2s")
 
 
-@cache
-def _traditional_chars() -> frozenset[str]:
-    """Characters OpenCC converts: most names have none, and the converter is slow."""
-    import opencc
-
-    path = Path(opencc.__file__).parent / "dictionary" / "TSCharacters.txt"
-    with open(path, encoding="utf-8") as handle:
-        return frozenset(line.split("\t", 1)[0] for line in handle if line.strip())
-
-
 def to_simplified(text: str) -> str:
-    traditional = _traditional_chars()
-    if not any(ch in traditional for ch in text):
-        return text
-    return _opencc().convert(text)
+    return _opencc().convert(text) if text else text
 
 
 # --- Pinyin ----------------------------------------------------------------------

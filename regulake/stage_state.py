@@ -21,7 +21,8 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from regulake.catalog import _hadoop_fs, register_table
+from regulake import lake
+from regulake.catalog import _hadoop_fs
 from regulake.config import Settings
 
 log = logging.getLogger(__name__)
@@ -68,11 +69,10 @@ def fingerprint(**inputs: Any) -> str:
 
 
 def last_fingerprint(spark: SparkSession, settings: Settings, stage: str) -> str | None:
-    path = settings.table_path("audit", STAGE_RUN)
-    if delta_version(spark, path) is None:
+    runs = lake.read(spark, settings, "audit", STAGE_RUN)
+    if runs is None:
         return None
-    row = (spark.read.format("delta").load(path).where(F.col("stage") == stage)
-           .orderBy(F.desc("finished_at")).select("fingerprint").first())
+    row = runs.where(F.col("stage") == stage).orderBy(F.desc("finished_at")).select("fingerprint").first()
     return row[0] if row else None
 
 
@@ -87,6 +87,4 @@ def unchanged(spark: SparkSession, settings: Settings, stage: str, current: str)
 def record(spark: SparkSession, settings: Settings, stage: str, run_id: str, current: str) -> None:
     """Remember that `stage` succeeded on inputs `current` (call it last, after every write)."""
     row = spark.createDataFrame([(stage, run_id, current)], "stage string, run_id string, fingerprint string")
-    path = settings.table_path("audit", STAGE_RUN)
-    row.withColumn("finished_at", F.current_timestamp()).write.format("delta").mode("append").save(path)
-    register_table(spark, settings.lake_root, "audit", STAGE_RUN)
+    lake.audit_append(spark, settings, STAGE_RUN, row.withColumn("finished_at", F.current_timestamp()))

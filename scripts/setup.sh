@@ -46,10 +46,14 @@ fi
 if [ ! -x "$VENV/bin/uv" ]; then
   "$VENV/bin/pip" install -q --disable-pip-version-check uv
 fi
-lock_stamp="$(sha256sum requirements.lock pyproject.toml | sha256sum | cut -c1-16)"
+# requirements.lock: production + the dev group (pytest, ruff, sqlfluff, pyhive), what
+# `make test` and CI need. REGULAKE_LOCK=requirements-prod.lock (the Docker image): the
+# same pins without the dev group.
+LOCK=${REGULAKE_LOCK:-requirements.lock}
+lock_stamp="$(sha256sum "$LOCK" pyproject.toml | sha256sum | cut -c1-16)"
 if [ "$(cat "$STATE/python.stamp" 2>/dev/null)" != "$lock_stamp" ]; then
-  say "installing the Python stack from requirements.lock"
-  "$VENV/bin/uv" pip sync -q -p "$VENV/bin/python" requirements.lock
+  say "installing the Python stack from $LOCK"
+  "$VENV/bin/uv" pip sync -q -p "$VENV/bin/python" "$LOCK"
   "$VENV/bin/uv" pip install -q -p "$VENV/bin/python" --no-deps -e .
   echo "$lock_stamp" > "$STATE/python.stamp"
 fi

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from regulake.feeds import FeedSchema
 from regulake.identifiers import (
     compact_identifier,
     is_valid_org_code,
@@ -31,10 +32,9 @@ from regulake.identifiers import (
     is_valid_tax_id,
     is_valid_uscc,
 )
-from synth.generator.specs import FEEDS, Feed
+from synth.generator.specs import FEEDS
 
 _PART = re.compile(r"^part-\d{4}\.(csv|jsonl|xlsx)$")
-_ALLOWED_MODES = {"first": {"full", "incremental"}, "always": {"full"}, "never": {"incremental"}}
 # Planted delivery defect (truth) -> the problem code the check reports for it.
 DEFECT_PROBLEM = {
     "wrong_sha256": "sha256_mismatch", "wrong_row_count": "row_count_mismatch",
@@ -126,7 +126,7 @@ def _match_planted(feed_id: str, batch_date: str, found: list[ConformanceProblem
     return rest
 
 
-def _check_delivery(feed: Feed, folder: Path) -> tuple[list[ConformanceProblem], dict[str, _Parsed]]:
+def _check_delivery(feed: FeedSchema, folder: Path) -> tuple[list[ConformanceProblem], dict[str, _Parsed]]:
     feed_id, batch = feed.feed_id, folder.name
     problems: list[ConformanceProblem] = []
     parsed: dict[str, _Parsed] = {}
@@ -139,12 +139,12 @@ def _check_delivery(feed: Feed, folder: Path) -> tuple[list[ConformanceProblem],
     for path in sorted(folder.iterdir()):
         if path.name != "manifest.json" and not _PART.match(path.name):
             add("bad_file_name", f"unexpected file {path.name}", path.name)
-        elif path.name != "manifest.json" and not path.name.endswith("." + feed.ext):
-            add("bad_file_name", f"{path.name} is not .{feed.ext}", path.name)
+        elif path.name != "manifest.json" and not path.name.endswith("." + feed.file_extension):
+            add("bad_file_name", f"{path.name} is not .{feed.file_extension}", path.name)
     manifest_path = folder / "manifest.json"
     if not manifest_path.exists():
         add("missing_manifest", "no manifest.json (incomplete delivery)")
-        for path in sorted(folder.glob(f"part-*.{feed.ext}")):
+        for path in sorted(folder.glob(f"part-*.{feed.file_extension}")):
             parsed[path.name] = _parse_file(feed, path.read_bytes())
         return problems, parsed
     try:
@@ -158,7 +158,7 @@ def _check_delivery(feed: Feed, folder: Path) -> tuple[list[ConformanceProblem],
         add("manifest_wrong_feed", f"manifest names {manifest.get('feed_id')!r}")
     if manifest.get("batch_date") != batch:
         add("manifest_batch_date", f"manifest batch_date {manifest.get('batch_date')!r}")
-    if manifest.get("mode") not in _ALLOWED_MODES[feed.full]:
+    if manifest.get("mode") not in feed.modes:
         add("manifest_mode", f"mode {manifest.get('mode')!r} not allowed for {feed_id}")
     if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", str(manifest.get("produced_at", ""))):
         add("manifest_produced_at", f"produced_at {manifest.get('produced_at')!r}")
@@ -193,9 +193,9 @@ def _check_delivery(feed: Feed, folder: Path) -> tuple[list[ConformanceProblem],
     return problems, parsed
 
 
-def _check_encoding_and_header(feed: Feed, data: bytes, parsed: _Parsed) -> list[tuple[str, str]]:
+def _check_encoding_and_header(feed: FeedSchema, data: bytes, parsed: _Parsed) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    if feed.fmt == "csv":
+    if feed.format == "csv":
         has_bom = data.startswith(b"\xef\xbb\xbf")
         if feed.encoding == "utf-8-sig" and not has_bom:
             out.append(("encoding", "expected UTF-8 with BOM"))
@@ -206,18 +206,18 @@ def _check_encoding_and_header(feed: Feed, data: bytes, parsed: _Parsed) -> list
             first_line.decode("gb18030" if feed.encoding == "gb18030" else "utf-8-sig")
         except UnicodeDecodeError:
             out.append(("encoding", f"header does not decode as {feed.encoding}"))
-    if feed.fmt in ("csv", "xlsx"):
+    if feed.format in ("csv", "xlsx"):
         header = [h.strip().lower() for h in (parsed.header or [])]
-        missing = [c for c in feed.required if c.lower() not in header]
+        missing = [c for c in feed.required_names if c.lower() not in header]
         if missing:
             out.append(("missing_required_column", f"header lacks {', '.join(missing)}"))
     return out
 
 
-def _parse_file(feed: Feed, data: bytes) -> _Parsed:
-    if feed.fmt == "csv":
+def _parse_file(feed: FeedSchema, data: bytes) -> _Parsed:
+    if feed.format == "csv":
         return _parse_csv(feed, data)
-    if feed.fmt == "jsonl":
+    if feed.format == "jsonl":
         records: list[tuple[str, dict | None]] = []
         for line in data.split(b"\n"):
             if not line.strip():
@@ -243,7 +243,7 @@ def _parse_file(feed: Feed, data: bytes) -> _Parsed:
     return _Parsed(header, records)
 
 
-def _parse_csv(feed: Feed, data: bytes) -> _Parsed:
+def _parse_csv(feed: FeedSchema, data: bytes) -> _Parsed:
     encoding = "gb18030" if feed.encoding == "gb18030" else "utf-8-sig"
     text = data.decode(encoding, errors="replace")
     rows = list(csv.reader(io.StringIO(text, newline="")))
@@ -264,11 +264,11 @@ def _parse_csv(feed: Feed, data: bytes) -> _Parsed:
     return _Parsed(header, records)
 
 
-def _check_records(feed: Feed, batch: str, parsed: dict[str, _Parsed], truth: dict) -> list[ConformanceProblem]:
+def _check_records(feed: FeedSchema, batch: str, parsed: dict[str, _Parsed], truth: dict) -> list[ConformanceProblem]:
     """Record-level agreement between the files and the truth (see module docstring)."""
     problems: list[ConformanceProblem] = []
     id_col = ID_COLUMN.get(feed.feed_id)
-    secondary = [c.name.lower() for c in feed.columns if c.kind in ("ric", "org_code", "reg_no")
+    secondary = [c.name.lower() for c in feed.columns if c.type in ("ric", "org_code", "reg_no")
                  and c.name != id_col]
     for name, file_parsed in parsed.items():
         group = truth.get((feed.feed_id, batch, name))
@@ -301,7 +301,7 @@ def _check_records(feed: Feed, batch: str, parsed: dict[str, _Parsed], truth: di
     return problems
 
 
-def _check_identifiers(feed: Feed, batch: str, name: str, row, fields: dict, defect: str | None,  # noqa: C901
+def _check_identifiers(feed: FeedSchema, batch: str, name: str, row, fields: dict, defect: str | None,  # noqa: C901
                        id_col: str | None, secondary: list[str]) -> list[ConformanceProblem]:
     out: list[ConformanceProblem] = []
 
@@ -313,7 +313,7 @@ def _check_identifiers(feed: Feed, batch: str, name: str, row, fields: dict, def
     checkable = id_col is not None and kind in _VALID and value is not None
     if defect == "check_digit":
         values = ([value] if checkable else []) + [compact_identifier(fields.get(c)) for c in secondary]
-        kinds = ([kind] if checkable else []) + [next(c.kind for c in feed.columns if c.name.lower() == s)
+        kinds = ([kind] if checkable else []) + [next(c.type for c in feed.columns if c.name.lower() == s)
                                                  for s in secondary]
         if all(v is None or _VALID[k](v) for v, k in zip(values, kinds, strict=True)):
             add("truth_check_digit", "truth plants a failing check character, all identifiers pass")
@@ -339,7 +339,7 @@ def _check_identifiers(feed: Feed, batch: str, name: str, row, fields: dict, def
     if defect != "optional_invalid":
         for col in secondary:
             v = compact_identifier(fields.get(col))
-            ck = next(c.kind for c in feed.columns if c.name.lower() == col)
+            ck = next(c.type for c in feed.columns if c.name.lower() == col)
             if v is not None and not _VALID[ck](v):
                 add("identifier_check", f"{col} {v!r} ({ck}) fails its check character")
     return out

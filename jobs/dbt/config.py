@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from regulake.config import PROJECT_ROOT, conf_file, load_yaml
+from regulake.config import PROJECT_ROOT, StrictModel, check_conf, conf_file, load_yaml
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 MODELS_DIR = DBT_PROJECT_DIR / "models"
@@ -63,9 +63,26 @@ class DbtConfig:
         return self.glossary.get(f"{feed_id}.{alias}") or self.glossary.get(alias)
 
 
+class _StagingConf(StrictModel):
+    source: str
+    entity: str
+
+
+class _DbtFile(StrictModel):
+    """The file's shape: an unknown key is an error naming file and key."""
+
+    threads: int = 1
+    staging: dict[str, _StagingConf]
+    sources: dict[str, str]
+    department_names_en: dict[str, str]
+    glossary: dict[str, str]
+
+
 @cache
 def load_dbt_config(path: Path | None = None) -> DbtConfig:
-    raw: dict[str, Any] = load_yaml(path or conf_file("dbt.yaml"))
+    path = path or conf_file("dbt.yaml")
+    raw: dict[str, Any] = load_yaml(path)
+    check_conf(_DbtFile, raw, path)
     staging = {
         feed_id: StagingName(feed_id, str(entry["source"]), str(entry["entity"]))
         for feed_id, entry in raw["staging"].items()

@@ -16,7 +16,8 @@ from jobs.risk.config import RiskConfig, load_risk_config
 from jobs.risk.indicators import Gold
 from jobs.risk.job import CLASS_TABLE, read_gold
 from jobs.risk.plan import draw_plan, eligible_matters, officers_on_duty, previous_pairs
-from jobs.risk.store import read_table, write_as_of
+from jobs.risk.store import write_as_of
+from regulake import lake
 from regulake.stage import StageContext
 
 log = logging.getLogger(__name__)
@@ -48,13 +49,13 @@ def run(ctx: StageContext, seed: int | None = None) -> dict:
     spark, settings, run_id, as_of = ctx.spark, ctx.settings, ctx.run_id, ctx.as_of
     cfg = load_risk_config()
     seed = cfg.seed_for(as_of) if seed is None else seed
-    classes = read_table(spark, settings, CLASS_TABLE)
+    classes = lake.read(spark, settings, "gold", CLASS_TABLE)
     if classes is None:
         raise ValueError("gold.enterprise_risk_class does not exist: run the risk stage (jobs.risk.job) first")
     classes = classes.where(F.col("as_of_date") == F.lit(as_of))
     if classes.isEmpty():
         raise ValueError(f"gold.enterprise_risk_class holds no classes as of {as_of}")
-    history = read_table(spark, settings, PLAN_TABLE)
+    history = lake.read(spark, settings, "gold", PLAN_TABLE)
     rows = plan(read_gold(spark, settings), classes, history, cfg, as_of, seed, datetime.now()).localCheckpoint()
     written = write_as_of(spark, settings, PLAN_TABLE, rows, as_of, ignore=("drawn_at",))
     by_class = {row["risk_class"]: row["count"] for row in rows.groupBy("risk_class").count().collect()}

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.landing import storage
-from regulake.catalog import register_table
+from regulake import lake
 from regulake.config import Settings
 from regulake.feeds import FeedSchema
 
@@ -206,19 +206,13 @@ def spark_uri(uri: str) -> str:
     return uri if "://" in uri else f"file://{uri}"
 
 
-def bronze_exists(spark: SparkSession, settings: Settings, feed_id: str) -> bool:
-    from delta.tables import DeltaTable
-
-    return DeltaTable.isDeltaTable(spark, settings.table_path("bronze", feed_id))
-
-
 def delivery_ids_in_bronze(
     spark: SparkSession, settings: Settings, feed_id: str, candidates: dict[str, str]
 ) -> set[str]:
     """Which of `candidates` ({delivery_id: batch_date}) bronze already holds (a crash before logging)."""
-    if not candidates or not bronze_exists(spark, settings, feed_id):
+    table = lake.read(spark, settings, "bronze", feed_id) if candidates else None
+    if table is None:
         return set()
-    table = spark.read.format("delta").load(settings.table_path("bronze", feed_id))
     found = (
         table.where(F.col("_batch_date").isin(sorted(set(candidates.values()))))  # partition pruning
         .where(F.col("_delivery_id").isin(sorted(candidates)))
@@ -231,17 +225,11 @@ def write_bronze(
     spark: SparkSession, settings: Settings, schema: FeedSchema, staged_dirs: Sequence[str]
 ) -> None:
     """ONE Delta append holding every staged delivery of the run (all visible at once, or none)."""
-    path = settings.table_path("bronze", schema.feed_id)
     if staged_dirs:
         staged = read_staged_bronze(spark, schema, staged_dirs)
     else:
         staged = spark.createDataFrame([], _staged_spark_schema(schema))
     frame = bronze_frame(staged, schema, F.current_timestamp())
-    (
-        frame.write.format("delta").mode("append").partitionBy("_batch_date")
-        # A schema YAML that gains an optional column adds it to bronze instead of failing.
-        .option("mergeSchema", "true")
-        .save(path)
-    )
-    if not spark.catalog.tableExists(f"bronze.{schema.feed_id}"):
-        register_table(spark, settings.lake_root, "bronze", schema.feed_id)
+    # mergeSchema: a schema YAML that gains an optional column adds it to bronze instead of failing.
+    lake.append(spark, settings, "bronze", schema.feed_id, frame, partition_by=("_batch_date",),
+                options={"mergeSchema": "true"})

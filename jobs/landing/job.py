@@ -39,6 +39,7 @@ from jobs.landing.manifest import (
     state_delivery_id,
 )
 from jobs.landing.readers import READERS, FileResult
+from regulake import lake
 from regulake.config import Settings
 from regulake.feeds import FeedSchema, feed_ids, load_feed
 from regulake.stage import StageContext
@@ -309,7 +310,7 @@ def write_landed(spark: SparkSession, settings: Settings, schema: FeedSchema, lo
         return
     landed_dirs = [d.staging.bronze_dir for d in loaded
                    if d.rows_landed and d.delivery_id not in already_in_bronze]
-    if landed_dirs or not bronze.bronze_exists(spark, settings, schema.feed_id):
+    if landed_dirs or not lake.exists(spark, settings, "bronze", schema.feed_id):
         bronze.write_bronze(spark, settings, schema, landed_dirs)
     quarantined = [d for d in loaded if d.rows_quarantined]
     staged = (spark.read.schema(bronze.QUARANTINE_STAGED_SPARK_SCHEMA)

@@ -1,17 +1,26 @@
-"""conf/linking.yaml as typed objects: feed specs, blocking, decision and the model."""
+"""conf/linking.yaml as typed objects: feed specs, blocking, decision and the model.
+
+The model's comparison levels (labels, SQL) are conf/linking.yaml `model:`; the numbers
+estimated for them (prior, m and u per level) are conf/linking_model.json, written by
+`make train-linking` (synth/scoring/linking_train.py).
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import Field
 
-from regulake.config import conf_file
+from regulake.config import StrictModel, check_conf, conf_file
+from regulake.names import NamesSection
 
 ID_KINDS = ("uscc", "org_code", "reg_no", "tax_id")
 MATCH_METHODS = ("uscc", "org_code", "reg_no", "tax_id", "ric", "name_exact", "name_fuzzy", "none")
+MODEL_FILE = "linking_model.json"  # generated: the trained numbers of the model
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,44 @@ class LinkingConfig:
     person_tie_break: tuple[str, ...]
     model: dict[str, Any] = field(repr=False)
     path: Path | None = None
+    model_path: Path | None = None
+
+
+class _PersonConf(StrictModel):
+    column: str
+    values: list[str]
+
+
+class _FeedConf(StrictModel):
+    id_columns: list[str] = Field(default_factory=list)
+    id_kinds: list[str] = Field(default_factory=list)
+    name: str | None = None
+    address: str | None = None
+    region: str | None = None
+    names_list: str | None = None
+    court_region_from: str | None = None
+    person: _PersonConf | None = None
+
+
+class _BlockingConf(StrictModel):
+    max_block: int
+    keys: list[str]
+
+
+class _DecisionConf(StrictModel):
+    min_probability: float
+    min_margin_bits: float
+    person_tie_break: list[str] = Field(default_factory=list)
+
+
+class _LinkingFile(StrictModel):
+    """The file's shape: an unknown key is an error naming file and key."""
+
+    feeds: dict[str, _FeedConf | None]
+    names: NamesSection
+    blocking: _BlockingConf
+    decision: _DecisionConf
+    model: Any = None  # free-form here: checked against the trained model by _trained_model
 
 
 def _feed_spec(feed_id: str, raw: dict[str, Any]) -> FeedSpec:
@@ -65,11 +112,48 @@ def _feed_spec(feed_id: str, raw: dict[str, Any]) -> FeedSpec:
     )
 
 
-def load_linking_config(path: Path | str | None = None) -> LinkingConfig:
-    """Read and check conf/linking.yaml (not cached: `train` rewrites the model section)."""
+def _trained_model(levels: dict[str, Any], model_path: Path) -> dict[str, Any]:
+    """The Splink model: conf/linking.yaml `model:` (comparison levels) with the prior and each
+    non-null level's m and u from the trained model file (matched by comparison and label)."""
+    with open(model_path, encoding="utf-8") as handle:
+        trained = json.load(handle)
+    numbers = trained["comparisons"]
+    comparisons = []
+    for comp in levels["comparisons"]:
+        name = comp["output_column_name"]
+        estimated = dict(numbers.get(name, {}))
+        merged = []
+        for level in comp["comparison_levels"]:
+            if "m" in level or "u" in level:
+                raise ValueError(f"conf/linking.yaml model.{name} '{level['label']}': m and u belong in "
+                                 f"{model_path.name} (make train-linking)")
+            if not level.get("is_null_level"):
+                if level["label"] not in estimated:
+                    raise ValueError(f"{model_path}: no m/u for model.{name} '{level['label']}': "
+                                     "retrain (make train-linking)")
+                level = {**level, **estimated.pop(level["label"])}
+            merged.append(level)
+        if estimated:
+            raise ValueError(f"{model_path}: levels {sorted(estimated)} of {name} are not in conf/linking.yaml: "
+                             "retrain (make train-linking)")
+        comparisons.append({**comp, "comparison_levels": merged})
+    unknown = set(numbers) - {c["output_column_name"] for c in levels["comparisons"]}
+    if unknown:
+        raise ValueError(f"{model_path}: comparisons {sorted(unknown)} are not in conf/linking.yaml: retrain "
+                         "(make train-linking)")
+    if "probability_two_random_records_match" in levels:
+        raise ValueError(f"conf/linking.yaml model: the prior belongs in {model_path.name} (make train-linking)")
+    return {"probability_two_random_records_match": trained["probability_two_random_records_match"],
+            **levels, "comparisons": comparisons}
+
+
+def load_linking_config(path: Path | str | None = None, model_path: Path | str | None = None) -> LinkingConfig:
+    """Read and check conf/linking.yaml and the trained model (not cached: `train` rewrites the model)."""
     path = Path(path) if path else conf_file("linking.yaml")
+    model_path = Path(model_path) if model_path else conf_file(MODEL_FILE)
     with open(path, encoding="utf-8") as handle:
         raw = yaml.safe_load(handle)
+    check_conf(_LinkingFile, raw, path)
     decision = raw["decision"]
     return LinkingConfig(
         feeds={feed_id: _feed_spec(feed_id, spec or {}) for feed_id, spec in raw["feeds"].items()},
@@ -78,6 +162,7 @@ def load_linking_config(path: Path | str | None = None) -> LinkingConfig:
         min_probability=float(decision["min_probability"]),
         min_margin_bits=float(decision["min_margin_bits"]),
         person_tie_break=tuple(decision.get("person_tie_break", ())),
-        model=raw["model"],
+        model=_trained_model(raw["model"], model_path),
         path=path,
+        model_path=model_path,
     )

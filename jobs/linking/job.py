@@ -33,8 +33,7 @@ from pyspark.sql import functions as F
 from jobs.linking import deterministic, features, persons, scoring
 from jobs.linking.config import LinkingConfig, load_linking_config
 from jobs.linking.mentions import all_mentions
-from regulake import stage_state
-from regulake.catalog import register_table
+from regulake import lake, stage_state
 from regulake.config import PROJECT_ROOT, Settings, conf_file
 from regulake.stage import StageContext
 
@@ -197,19 +196,12 @@ def link_frames(spark: SparkSession, silver: dict[str, DataFrame], config: Linki
 # --- I/O edges -----------------------------------------------------------------------
 
 
-def _delta_exists(spark: SparkSession, path: str) -> bool:
-    from delta.tables import DeltaTable
-
-    return DeltaTable.isDeltaTable(spark, path)
-
-
 def read_silver_current(spark: SparkSession, settings: Settings, config: LinkingConfig) -> dict[str, DataFrame]:
     """feed_id -> current records, for every configured feed whose silver table exists."""
     frames = {}
     for feed_id in config.feeds:
-        path = settings.table_path("silver", feed_id)
-        if _delta_exists(spark, path):
-            df = spark.read.format("delta").load(path)
+        df = lake.read(spark, settings, "silver", feed_id)
+        if df is not None:
             frames[feed_id] = df.where(F.col("_is_current")) if "_is_current" in df.columns else df
         else:
             log.warning("silver.%s does not exist yet: not linked this run", feed_id)
@@ -217,57 +209,29 @@ def read_silver_current(spark: SparkSession, settings: Settings, config: Linking
 
 
 def _last_watermark(spark: SparkSession, settings: Settings) -> datetime | None:
-    path = settings.table_path("audit", RUN_TABLE)
-    if not _delta_exists(spark, path):
+    runs = lake.read(spark, settings, "audit", RUN_TABLE)
+    if runs is None:
         return None
-    return spark.read.format("delta").load(path).agg(F.max("enterprise_watermark").alias("w")).first()["w"]
+    return runs.agg(F.max("enterprise_watermark").alias("w")).first()["w"]
 
 
 def _write_xref(spark: SparkSession, settings: Settings, mentions: DataFrame, results: DataFrame,
                 feeds: list[str], run_id: str) -> None:
     """One MERGE: upsert this run's results, delete rows of records no longer current."""
-    from delta.tables import DeltaTable
-
-    path = settings.table_path("gold", XREF_TABLE)
     stamped = results.withColumn("_run_id", F.lit(run_id)).withColumn("_linked_at", F.current_timestamp())
-    if not _delta_exists(spark, path):
-        stamped.write.format("delta").partitionBy("feed_id").save(path)
-        register_table(spark, settings.lake_root, "gold", XREF_TABLE)
+    if not lake.exists(spark, settings, "gold", XREF_TABLE):
+        lake.append(spark, settings, "gold", XREF_TABLE, stamped, partition_by=("feed_id",))
         return
-    _add_missing_columns(spark, path, stamped)
+    # A lake written by an earlier version of this job may lack columns (schema auto-merge is off).
+    lake.add_missing_columns(spark, settings, "gold", XREF_TABLE, stamped.schema)
     # Every current key is in the source, so a target row the source lacks is stale.
     source = mentions.select("feed_id", "record_key").join(
         stamped.withColumn("_relinked", F.lit(True)), ["feed_id", "record_key"], "left")
     columns = {c: f"s.{c}" for c in (*XREF_COLUMNS, "_run_id", "_linked_at")}
     feed_list = ", ".join(f"'{f}'" for f in feeds)
-    (
-        DeltaTable.forPath(spark, path).alias("t")
-        .merge(source.alias("s"), "t.feed_id = s.feed_id AND t.record_key = s.record_key")
-        .whenMatchedUpdate(condition="s._relinked", set=columns)
-        .whenNotMatchedInsert(condition="s._relinked", values=columns)
-        .whenNotMatchedBySourceDelete(condition=f"t.feed_id IN ({feed_list})")
-        .execute()
-    )
-
-
-def _add_missing_columns(spark: SparkSession, path: str, df: DataFrame) -> None:
-    """ALTER TABLE ADD COLUMNS for columns `df` has and the table lacks (a lake written by an
-    earlier version of this job); schema auto-merge is off on purpose (conf/regulake.yaml)."""
-    existing = set(spark.read.format("delta").load(path).columns)
-    missing = [f for f in df.schema.fields if f.name not in existing]
-    if missing:
-        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in missing)
-        spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({columns})")
-
-
-def _overwrite(spark: SparkSession, settings: Settings, layer: str, table: str, df: DataFrame) -> None:
-    df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(settings.table_path(layer, table))
-    register_table(spark, settings.lake_root, layer, table)
-
-
-def _append(spark: SparkSession, settings: Settings, layer: str, table: str, df: DataFrame) -> None:
-    df.write.format("delta").mode("append").save(settings.table_path(layer, table))
-    register_table(spark, settings.lake_root, layer, table)
+    lake.merge(spark, settings, "gold", XREF_TABLE, source, "t.feed_id = s.feed_id AND t.record_key = s.record_key",
+               update=True, update_when="s._relinked", insert_when="s._relinked", columns=columns,
+               delete_unmatched_when=f"t.feed_id IN ({feed_list})")
 
 
 def run(ctx: StageContext) -> dict:
@@ -283,7 +247,7 @@ def run(ctx: StageContext) -> dict:
     config = load_linking_config()
     inputs = stage_state.fingerprint(
         tables=stage_state.table_versions(spark, settings, [("silver", feed) for feed in config.feeds]),
-        code=stage_state.files_digest([conf_file("linking.yaml"), Path(__file__).parent,
+        code=stage_state.files_digest([conf_file("linking.yaml"), config.model_path, Path(__file__).parent,
                                        PROJECT_ROOT / "regulake" / "names.py"]),
     )
     if stage_state.unchanged(spark, settings, "link_entities", inputs):
@@ -292,12 +256,10 @@ def run(ctx: StageContext) -> dict:
     if ENTERPRISE_FEED not in silver:
         log.warning("silver.%s missing: nothing to link against", ENTERPRISE_FEED)
         return {"run_id": run_id, "skipped": "no silver.samr_enterprise"}
-    enterprise_path = settings.table_path("silver", ENTERPRISE_FEED)
-    enterprises = latest_enterprises(spark.read.format("delta").load(enterprise_path)).localCheckpoint()
+    enterprises = latest_enterprises(lake.load(spark, settings, "silver", ENTERPRISE_FEED)).localCheckpoint()
     mentions = _compact(spark, all_mentions(silver, config)).localCheckpoint()
 
-    xref_path = settings.table_path("gold", XREF_TABLE)
-    previous = spark.read.format("delta").load(xref_path) if _delta_exists(spark, xref_path) else None
+    previous = lake.read(spark, settings, "gold", XREF_TABLE)
     watermark = _last_watermark(spark, settings)
     # Without a watermark (first run, or silver without _ingested_at) every enterprise is new.
     new_enterprises = enterprises if watermark is None else enterprises.where(F.col("_ingested_at") > F.lit(watermark))
@@ -313,8 +275,9 @@ def run(ctx: StageContext) -> dict:
     by_method = {r["match_method"]: int(r["n"])
                  for r in results.groupBy("match_method").agg(F.count("*").alias("n")).collect()}
     _write_xref(spark, settings, mentions, results, sorted(silver), run_id)
-    if n_new_enterprises or not _delta_exists(spark, settings.table_path("gold", PERSON_TABLE)):
-        _overwrite(spark, settings, "gold", PERSON_TABLE, persons.enterprise_person(enterprises))
+    if n_new_enterprises or not lake.exists(spark, settings, "gold", PERSON_TABLE):
+        lake.overwrite(spark, settings, "gold", PERSON_TABLE, persons.enterprise_person(enterprises),
+                       options={"overwriteSchema": "true"})
 
     figures = {
         "run_id": run_id,
@@ -327,7 +290,7 @@ def run(ctx: StageContext) -> dict:
         "seconds": round(time.monotonic() - started, 1),
     }
     watermark_now = enterprises.agg(F.max("_ingested_at").alias("w")).first()["w"]
-    _append(spark, settings, "audit", RUN_TABLE, _run_row(spark, figures, watermark_now))
+    lake.audit_append(spark, settings, RUN_TABLE, _run_row(spark, figures, watermark_now))
     stage_state.record(spark, settings, "link_entities", run_id, inputs)
     log.info("linking %s: %s", run_id, figures)
     return figures

@@ -3,9 +3,10 @@
 Splink 5 runs on this Spark (4.1) without its Scala UDF jar: every comparison level is
 plain Spark SQL (equality, `levenshtein`, `startswith`) on the features of
 `jobs.linking.features`, so nothing is added to the shared session. The model (levels,
-m and u probabilities, prior) is the `model:` section of conf/linking.yaml, estimated
-from generator truth by `python -m synth.scoring.linking_train`; no training happens at run
-time, so a run is deterministic.
+m and u probabilities, prior) is the `model:` section of conf/linking.yaml (levels) with
+the numbers of conf/linking_model.json, estimated from generator truth by `make train-linking`
+(`python -m synth.scoring.linking_train`); no training happens at run time, so a run is
+deterministic.
 
 Decision (precision first): a mention links to its best-scoring enterprise when the
 posterior is at least `decision.min_probability` and its match weight beats the

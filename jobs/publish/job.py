@@ -23,6 +23,7 @@ from jobs.publish import figures
 from jobs.scorecards.config import load_config
 from jobs.scorecards.job import read_tables
 from jobs.silver.job import held_deliveries
+from regulake import lake
 from regulake.catalog import _hadoop_fs
 from regulake.stage import StageContext
 
@@ -175,23 +176,10 @@ def run(ctx: StageContext) -> dict:
 
 def record_run(ctx: StageContext, state: str) -> None:
     """Append this run to audit.pipeline_run (what `regulake status` shows as the last run)."""
-    from delta.tables import DeltaTable
-
-    from regulake.catalog import register_table
-
     spark, settings = ctx.spark, ctx.settings
     row = spark.createDataFrame(
         [(ctx.run_id, state, ctx.landing_root, ctx.as_of.isoformat())],
         "run_id string, state string, landing string, as_of string",
     ).withColumn("finished_at", F.current_timestamp())
-    path = settings.table_path("audit", "pipeline_run")
     # MERGE on run_id: a retried publish task does not add a second row.
-    if DeltaTable.isDeltaTable(spark, path):
-        (
-            DeltaTable.forPath(spark, path).alias("t")
-            .merge(row.alias("s"), "t.run_id = s.run_id")
-            .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
-        )
-    else:
-        row.write.format("delta").mode("append").save(path)
-        register_table(spark, settings.lake_root, "audit", "pipeline_run")
+    lake.audit_merge(spark, settings, "pipeline_run", row, "t.run_id = s.run_id", update=True)

@@ -5,18 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import Field
 
-from regulake.config import conf_file
+from regulake.config import StrictModel, check_conf, conf_file
 
 CLASSES = ("A", "B", "C", "D")
 SCALE_KINDS = ("flag", "linear", "steps")
 
 
 @dataclass(frozen=True)
-class Indicator:
+class RiskIndicator:
     """A third-level indicator: how its raw value is measured and turned into points."""
 
     code: str
@@ -37,7 +38,7 @@ class Category:
     name: str
     name_en: str
     max_points: float
-    indicators: tuple[Indicator, ...]
+    indicators: tuple[RiskIndicator, ...]
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class RiskConfig:
     path: Path | None = None
 
     @property
-    def indicators(self) -> tuple[Indicator, ...]:
+    def indicators(self) -> tuple[RiskIndicator, ...]:
         return tuple(ind for cat in self.categories for ind in cat.indicators)
 
     def warning(self, code: str) -> dict | None:
@@ -71,6 +72,83 @@ class RiskConfig:
     def seed_for(self, as_of: date) -> int:
         """The sampling seed of an as-of run (recorded on every plan row)."""
         return int(self.sampling.get("seed_base", 0)) * 10**8 + int(as_of.strftime("%Y%m%d"))
+
+
+# --- The file's shape: unknown keys are errors naming file and key -------------------
+
+
+class _IndicatorConf(StrictModel):
+    code: str
+    name: str
+    measure: str
+    points: float
+    scale: Any
+    params: dict[str, Any] | None = None
+    missing: float = 0.0
+
+
+class _GroupConf(StrictModel):
+    code: str
+    name: str
+    indicators: list[_IndicatorConf]
+
+
+class _CategoryConf(StrictModel):
+    code: str
+    name: str
+    name_en: str = ""
+    max_points: float | None = None
+    groups: list[_GroupConf]
+
+
+class _ScoreConf(StrictModel):
+    max: float
+    explanation_top: int = 3
+
+
+class _BandConf(StrictModel):
+    class_: str = Field(alias="class")
+    min: float
+
+
+class _VetoConf(StrictModel):
+    code: str
+    reason: str
+    force_class: str
+    rule: str
+    params: dict[str, Any] | None = None
+
+
+class _WarningConf(StrictModel):
+    code: Literal["new_veto", "class_jump", "complaint_surge"]
+    level: str
+    reason: str
+    min_steps: int | None = None                      # class_jump
+    window_days: int | None = None                    # complaint_surge
+    baseline_days: int | None = None
+    min_count: int | None = None
+    min_ratio: float | None = None
+
+
+class _SamplingConf(StrictModel):
+    ratios: dict[str, float]
+    inspectors_per_inspection: int = 2
+    matter_method: str = "双随机"
+    matter_object_type: str = "法人"
+    departments: list[str] = Field(default_factory=list)
+    stratify_region_level: str = "prefecture"
+    officer_scopes: list[str] = Field(default_factory=lambda: ["prefecture", "province"])
+    seed_base: int = 0
+
+
+class _RiskFile(StrictModel):
+    version: str
+    score: _ScoreConf
+    bands: list[_BandConf]
+    categories: list[_CategoryConf]
+    vetoes: list[_VetoConf] = Field(default_factory=list)
+    warnings: list[_WarningConf] = Field(default_factory=list)
+    sampling: _SamplingConf
 
 
 def _check_scale(code: str, scale: Any) -> None:
@@ -86,6 +164,7 @@ def _check_scale(code: str, scale: Any) -> None:
 def parse_config(raw: dict, path: Path | None = None) -> RiskConfig:
     from jobs.risk.indicators import MEASURES
 
+    check_conf(_RiskFile, raw, path or "conf/risk.yaml")
     categories = []
     seen: set[str] = set()
     for cat in raw["categories"]:
@@ -98,7 +177,7 @@ def parse_config(raw: dict, path: Path | None = None) -> RiskConfig:
                 if ind["measure"] not in MEASURES:
                     raise ValueError(f"conf/risk.yaml indicator {ind['code']}: unknown measure {ind['measure']}")
                 _check_scale(ind["code"], ind["scale"])
-                indicators.append(Indicator(
+                indicators.append(RiskIndicator(
                     code=ind["code"], name=ind["name"], category=cat["code"], group=group["code"],
                     group_name=group["name"], measure=ind["measure"], points=float(ind["points"]),
                     scale=ind["scale"], params=dict(ind.get("params") or {}),

@@ -16,9 +16,10 @@ from jobs.risk.config import RiskConfig, load_risk_config
 from jobs.risk.history import with_transitions
 from jobs.risk.indicators import Gold, enterprises_on, indicator_values
 from jobs.risk.scoring import score_enterprises
-from jobs.risk.store import read_table, write_as_of
+from jobs.risk.store import write_as_of
 from jobs.risk.veto import apply_vetoes, veto_matches
 from jobs.risk.warnings import complaint_surges, risk_warnings
+from regulake import lake
 from regulake.config import Settings
 from regulake.stage import StageContext
 
@@ -40,7 +41,7 @@ CLASS_COLUMNS = [
 
 
 def read_gold(spark: SparkSession, settings: Settings) -> dict[str, DataFrame | None]:
-    gold = {name: read_table(spark, settings, name) for name in MARTS}
+    gold = {name: lake.read(spark, settings, "gold", name) for name in MARTS}
     missing = [name for name, df in gold.items() if df is None]
     if missing:
         log.warning("gold marts missing (their indicators score as no data): %s", ", ".join(missing))
@@ -77,7 +78,7 @@ def run(ctx: StageContext) -> dict:
     spark, settings, run_id, as_of = ctx.spark, ctx.settings, ctx.run_id, ctx.as_of
     cfg = load_risk_config()
     gold = read_gold(spark, settings)
-    history = read_table(spark, settings, CLASS_TABLE)
+    history = lake.read(spark, settings, "gold", CLASS_TABLE)
     # Materialise once before writing: the warnings derive from the classes, and the
     # history is read from the table being written.
     classes = classify(gold, history, cfg, as_of).localCheckpoint()

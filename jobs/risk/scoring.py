@@ -7,10 +7,10 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from jobs.risk.config import Indicator, RiskConfig
+from jobs.risk.config import RiskConfig, RiskIndicator
 
 
-def risk_share(indicator: Indicator, value: Column) -> Column:
+def risk_share(indicator: RiskIndicator, value: Column) -> Column:
     """The indicator's scale applied to its raw value: a risk share in [0, 1]."""
     scale = indicator.scale
     if scale == "flag":

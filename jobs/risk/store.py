@@ -12,23 +12,12 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from regulake.catalog import register_table
+from regulake import lake
 from regulake.config import Settings
 
 log = logging.getLogger(__name__)
 
 PARTITION = "as_of_date"
-
-
-def table_exists(spark: SparkSession, path: str) -> bool:
-    from delta.tables import DeltaTable
-
-    return DeltaTable.isDeltaTable(spark, path)
-
-
-def read_table(spark: SparkSession, settings: Settings, name: str) -> DataFrame | None:
-    path = settings.table_path("gold", name)
-    return spark.read.format("delta").load(path) if table_exists(spark, path) else None
 
 
 def fingerprints(df: DataFrame, columns: list[str]) -> DataFrame:
@@ -45,18 +34,15 @@ def write_as_of(spark: SparkSession, settings: Settings, name: str, rows: DataFr
                 ignore: tuple[str, ...] = ()) -> bool:
     """Replace the as-of partition of gold.<name> with `rows` unless it already holds them
     (columns in `ignore`, e.g. a draw timestamp, do not count). True when written."""
-    path = settings.table_path("gold", name)
     compared = [c for c in rows.columns if c not in ignore]
-    if table_exists(spark, path):
-        held = spark.read.format("delta").load(path).where(F.col(PARTITION) == F.lit(as_of))
+    table = lake.read(spark, settings, "gold", name)
+    if table is not None:
+        held = table.where(F.col(PARTITION) == F.lit(as_of))
         if set(compared) <= set(held.columns) and same_rows(rows, held, compared):
             log.info("gold.%s as of %s unchanged: not written", name, as_of)
-            register_table(spark, settings.lake_root, "gold", name)
+            lake.register(spark, settings, "gold", name)
             return False
-        (rows.write.format("delta").mode("overwrite").option("replaceWhere", f"{PARTITION} = '{as_of.isoformat()}'")
-         .option("mergeSchema", "true").save(path))
-    else:
-        rows.write.format("delta").mode("overwrite").partitionBy(PARTITION).save(path)
-    register_table(spark, settings.lake_root, "gold", name)
+    lake.overwrite(spark, settings, "gold", name, rows, replace_where=f"{PARTITION} = '{as_of.isoformat()}'",
+                   partition_by=(PARTITION,), options={"mergeSchema": "true"})
     log.info("gold.%s as of %s written", name, as_of)
     return True

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import Field
 
-from regulake.config import conf_file
+from regulake.config import StrictModel, check_conf, conf_file
 
 CONF_NAME = "scorecards.yaml"
 INDICATOR_CODES = (
@@ -18,7 +19,7 @@ INDICATOR_CODES = (
 
 
 @dataclass(frozen=True)
-class Indicator:
+class ScorecardIndicator:
     code: str
     name: str
     name_en: str
@@ -34,16 +35,46 @@ class ScorecardConfig:
     periods: tuple[str, ...]
     min_observations: int
     bands: tuple[tuple[str, float], ...]  # (band, min), highest min first
-    indicators: tuple[Indicator, ...]
+    indicators: tuple[ScorecardIndicator, ...]
     raw: dict
 
     def option(self, key: str) -> Any:
         return self.raw[key]
 
 
-def parse_config(raw: dict) -> ScorecardConfig:
+class _IndicatorConf(StrictModel):
+    code: str
+    name: str
+    name_en: str | None = None
+    weight: float
+    floor: float
+    target: float
+
+
+class _BandConf(StrictModel):
+    band: str
+    min: float
+
+
+class _ScorecardFile(StrictModel):
+    """The file's shape: an unknown key is an error naming file and key."""
+
+    version: str
+    region_level: str = "prefecture"
+    periods: list[str] = Field(default_factory=lambda: ["month", "year"])
+    min_observations: int = 1
+    bands: list[_BandConf]
+    random_task_types: list[str]
+    high_risk_classes: list[str]
+    rated_satisfaction: list[str]
+    satisfied: list[str]
+    indicators: list[_IndicatorConf]
+
+
+def parse_config(raw: dict, path: Path | None = None) -> ScorecardConfig:
+    check_conf(_ScorecardFile, raw, path or f"conf/{CONF_NAME}")
     indicators = tuple(
-        Indicator(str(i["code"]), str(i["name"]), str(i.get("name_en", i["code"])), float(i["weight"]),
+        ScorecardIndicator(str(i["code"]), str(i["name"]), str(i.get("name_en", i["code"])), float(i["weight"]),
                   float(i["floor"]), float(i["target"]))
         for i in raw["indicators"]
     )
@@ -65,5 +96,6 @@ def parse_config(raw: dict) -> ScorecardConfig:
 
 
 def load_config(path: Path | None = None) -> ScorecardConfig:
-    with open(path or conf_file(CONF_NAME), encoding="utf-8") as handle:
-        return parse_config(yaml.safe_load(handle))
+    path = path or conf_file(CONF_NAME)
+    with open(path, encoding="utf-8") as handle:
+        return parse_config(yaml.safe_load(handle), path)

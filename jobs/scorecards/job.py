@@ -13,8 +13,8 @@ from pyspark.sql import functions as F
 from jobs.scorecards.config import CONF_NAME, ScorecardConfig, load_config
 from jobs.scorecards.indicators import observations
 from jobs.scorecards.scoring import indicator_values, scorecard, unit_names
-from regulake import stage_state
-from regulake.catalog import register_table, save_view
+from regulake import lake, stage_state
+from regulake.catalog import save_view
 from regulake.config import Settings, conf_file
 from regulake.stage import StageContext
 
@@ -53,12 +53,11 @@ def read_tables(spark: SparkSession, settings: Settings, inputs: dict[str, str])
     frames = {}
     for name, ddl in inputs.items():
         layer, table = name.split(".") if "." in name else ("gold", name)
-        path = settings.table_path(layer, table)
-        if stage_state.delta_version(spark, path) is None:
+        frame = lake.read(spark, settings, layer, table)
+        if frame is None:
             log.info("%s.%s does not exist yet: read as empty", layer, table)
             frames[name] = spark.createDataFrame([], ddl)
             continue
-        frame = spark.read.format("delta").load(path)
         present = set(frame.columns)
         frames[name] = frame.select(*[
             (F.col(column) if column in present else F.lit(None)).cast(kind).alias(column)
@@ -90,18 +89,16 @@ def run(ctx: StageContext) -> dict:
     """Rebuild gold.efficacy_scorecard (and its public view) unless its inputs are unchanged."""
     spark, settings, run_id, as_of = ctx.spark, ctx.settings, ctx.run_id, ctx.as_of
     started = time.perf_counter()
-    path = settings.table_path("gold", TABLE)
     current = input_fingerprint(spark, settings, as_of)
-    if stage_state.delta_version(spark, path) is not None and stage_state.unchanged(spark, settings, STAGE, current):
+    if lake.exists(spark, settings, "gold", TABLE) and stage_state.unchanged(spark, settings, STAGE, current):
         return {"skipped": True}
     cfg = load_config()
     card = compute(read_gold(spark, settings), cfg, as_of).withColumn("run_id", F.lit(run_id))
-    (card.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(path))
-    register_table(spark, settings.lake_root, "gold", TABLE)
+    lake.overwrite(spark, settings, "gold", TABLE, card, options={"overwriteSchema": "true"})
     # No personal data in the scorecard: BI gets it as is.
     save_view(spark, settings, "public", TABLE, f"SELECT * FROM gold.{TABLE}")
     stage_state.record(spark, settings, STAGE, run_id, current)
-    written = spark.read.format("delta").load(path)
+    written = lake.load(spark, settings, "gold", TABLE)
     counts = {f"{r['unit_type']}s": r["count"] for r in written.groupBy("unit_type").count().collect()}
     log.info("gold.%s: %s as of %s in %.1fs", TABLE, counts, as_of, time.perf_counter() - started)
     return {"skipped": False, **counts}

@@ -31,84 +31,35 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.landing.audit import QUARANTINE_SCHEMA, ensure_table, with_retry
 from jobs.silver.accounting import row_accounting
 from jobs.silver.gate import DeliveryGate, GateFailed, GateVerdict
 from jobs.silver.outliers import OUTLIER_FLAGS, outlier_flags_col, outlier_stats
 from jobs.silver.quality import FeedQuality, feed_quality, gx_settings
 from jobs.silver.records import CONTENT_HASH, RECORD_KEY, accepted_records, check_records, quarantine_records
 from jobs.silver.versions import IS_CURRENT, LAST_SEEN, VERSION_RANK, copy_records, resolve_versions
-from regulake.catalog import register_table, save_view
+from regulake import lake
+from regulake.catalog import save_view
 from regulake.config import Settings
 from regulake.feeds import FeedSchema, load_feed
+from regulake.lake import GATE_RESULT_SCHEMA, ROW_ACCOUNTING_SCHEMA
 from regulake.stage import StageContext
 
 log = logging.getLogger(__name__)
 
 PROMOTED, HELD = "promoted", "held"
 
-RECORD_COPIES_SCHEMA = T.StructType([
-    T.StructField("feed_id", T.StringType()),
-    T.StructField("record_key", T.StringType()),
-    T.StructField("content_hash", T.StringType()),
-    T.StructField("batch_date", T.StringType()),
-    T.StructField("file_name", T.StringType()),
-    T.StructField("record_no", T.IntegerType()),
-    T.StructField("delivery_id", T.StringType()),
-])
-
-GATE_RESULT_SCHEMA = T.StructType([
-    T.StructField("feed_id", T.StringType()),
-    T.StructField("batch_date", T.StringType()),
-    T.StructField("delivery_id", T.StringType()),
-    T.StructField("mode", T.StringType()),
-    T.StructField("run_id", T.StringType()),
-    T.StructField("outcome", T.StringType()),
-    T.StructField("rows", T.LongType()),
-    T.StructField("rows_quarantined", T.LongType()),
-    T.StructField("quarantine_share", T.DoubleType()),
-    T.StructField("tolerance", T.DoubleType()),
-    T.StructField("failing_expectations", T.ArrayType(T.StringType())),
-    T.StructField("sample_records", T.ArrayType(T.StringType())),
-    T.StructField("data_docs_path", T.StringType()),
-    T.StructField("config_digest", T.StringType()),
-    T.StructField("evaluated_at", T.TimestampType()),
-])
-
-ROW_ACCOUNTING_SCHEMA = T.StructType([
-    T.StructField("feed_id", T.StringType()),
-    T.StructField("batch_date", T.StringType()),
-    T.StructField("delivery_id", T.StringType()),
-    T.StructField("manifest_rows", T.LongType()),
-    T.StructField("rows_in", T.LongType()),
-    T.StructField("rows_quarantined", T.LongType()),
-    T.StructField("rows_quarantined_landing", T.LongType()),
-    T.StructField("rows_quarantined_silver", T.LongType()),
-    T.StructField("rows_duplicate", T.LongType()),
-    T.StructField("rows_accepted", T.LongType()),
-    T.StructField("reconciled", T.BooleanType()),
-    T.StructField("accounted_at", T.TimestampType()),
-])
-
 
 @dataclass(frozen=True)
-class Delivery:
+class PendingDelivery:
     batch_date: str
     delivery_id: str
     mode: str
     manifest_rows: int
 
 
-def _read(spark: SparkSession, settings: Settings, layer: str, table: str) -> DataFrame | None:
-    from delta.tables import DeltaTable
-
-    path = settings.table_path(layer, table)
-    return spark.read.format("delta").load(path) if DeltaTable.isDeltaTable(spark, path) else None
-
-
 def promoted_deliveries(spark: SparkSession, settings: Settings, feed_id: str) -> DataFrame | None:
     """(batch_date, delivery_id, mode) of the feed's promoted deliveries."""
-    gate = _read(spark, settings, "audit", "gate_result")
+    gate = lake.read(spark, settings, "audit", "gate_result")
     if gate is None:
         return None
     return (gate.where((F.col("feed_id") == feed_id) & (F.col("outcome") == PROMOTED))
@@ -116,14 +67,14 @@ def promoted_deliveries(spark: SparkSession, settings: Settings, feed_id: str) -
 
 
 def loaded_deliveries(spark: SparkSession, settings: Settings, feed_id: str) -> DataFrame | None:
-    log_table = _read(spark, settings, "audit", "delivery_log")
+    log_table = lake.read(spark, settings, "audit", "delivery_log")
     if log_table is None:
         return None
     return (log_table.where((F.col("feed_id") == feed_id) & (F.col("status") == "loaded"))
             .select("feed_id", "batch_date", "delivery_id", "mode", "manifest_rows").distinct())
 
 
-def pending_deliveries(spark: SparkSession, settings: Settings, feed_id: str) -> list[Delivery]:
+def pending_deliveries(spark: SparkSession, settings: Settings, feed_id: str) -> list[PendingDelivery]:
     """Deliveries loaded into bronze and not promoted yet, oldest batch first."""
     loaded = loaded_deliveries(spark, settings, feed_id)
     if loaded is None:
@@ -131,24 +82,17 @@ def pending_deliveries(spark: SparkSession, settings: Settings, feed_id: str) ->
     done = promoted_deliveries(spark, settings, feed_id)
     if done is not None:
         loaded = loaded.join(done.select("delivery_id"), "delivery_id", "left_anti")
-    return [Delivery(r.batch_date, r.delivery_id, r.mode or "incremental", int(r.manifest_rows or 0))
+    return [PendingDelivery(r.batch_date, r.delivery_id, r.mode or "incremental", int(r.manifest_rows or 0))
             for r in loaded.orderBy("batch_date", "delivery_id").collect()]
 
 
-def _merge_keyed(spark: SparkSession, settings: Settings, table: str, schema: T.StructType, feed_id: str,
+def _merge_keyed(spark: SparkSession, settings: Settings, table: str, feed_id: str,
                  source: DataFrame, keys: list[str]) -> None:
     """Insert rows whose key is not in `audit.<table>` yet (within the feed's partition)."""
-    from delta.tables import DeltaTable
-
-    path = ensure_table(spark, settings, table, schema)
     condition = " AND ".join([f"t.feed_id = '{feed_id}'"] + [f"t.{k} = s.{k}" for k in keys])
+    schema = lake.audit_table(table).schema
     aligned = source.select(*[F.col(f.name).cast(f.dataType) for f in schema.fields])
-
-    def merge() -> None:
-        (DeltaTable.forPath(spark, path).alias("t").merge(aligned.alias("s"), condition)
-         .whenNotMatchedInsertAll().execute())
-
-    with_retry(merge, f"audit.{table} merge ({feed_id})")
+    lake.audit_merge(spark, settings, table, aligned, condition)
 
 
 def _silver_columns(schema: FeedSchema, frame: DataFrame) -> list[str]:
@@ -163,49 +107,35 @@ def _silver_columns(schema: FeedSchema, frame: DataFrame) -> list[str]:
 def merge_silver(spark: SparkSession, settings: Settings, schema: FeedSchema, accepted: DataFrame,
                  latest_full_batch: str | None, full_advanced: bool) -> None:
     """MERGE this run's accepted copies into `silver.<feed>`, recomputing the touched keys."""
-    from delta.tables import DeltaTable
-
     feed_id = schema.feed_id
-    path = settings.table_path("silver", feed_id)
-    copies = _read(spark, settings, "audit", "record_copies").where(F.col("feed_id") == feed_id)
+    copies = lake.load(spark, settings, "audit", "record_copies").where(F.col("feed_id") == feed_id)
     touched = accepted.select(RECORD_KEY).distinct()
     touched_copies = copies.join(touched.withColumnRenamed(RECORD_KEY, "record_key"), "record_key", "left_semi")
-    exists = DeltaTable.isDeltaTable(spark, path)
-    if exists:
-        existing = spark.read.format("delta").load(path).join(touched, RECORD_KEY, "left_semi")
-    else:
-        existing = accepted.limit(0)
+    held = lake.read(spark, settings, "silver", feed_id)
+    existing = held.join(touched, RECORD_KEY, "left_semi") if held is not None else accepted.limit(0)
     version_alias = schema.column(schema.version_column).alias
     updates = resolve_versions(existing, accepted, touched_copies, version_alias, latest_full_batch)
     updates = updates.select(*_silver_columns(schema, updates)).localCheckpoint()
-    if not exists:
-        updates.write.format("delta").mode("errorifexists").save(path)
-        register_table(spark, settings.lake_root, "silver", feed_id)
-    else:
-        changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in (
-            VERSION_RANK, IS_CURRENT, LAST_SEEN, "_batch_date", "_file_name", "_record_no"))
-        (DeltaTable.forPath(spark, path).alias("t")
-         .merge(updates.alias("s"), f"t.{RECORD_KEY} = s.{RECORD_KEY} AND t.{CONTENT_HASH} = s.{CONTENT_HASH}")
-         .whenMatchedUpdateAll(condition=changed).whenNotMatchedInsertAll().execute())
+    # A missing table is created holding `updates` (what the MERGE inserts into an empty one).
+    changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in (
+        VERSION_RANK, IS_CURRENT, LAST_SEEN, "_batch_date", "_file_name", "_record_no"))
+    lake.merge(spark, settings, "silver", feed_id, updates,
+               f"t.{RECORD_KEY} = s.{RECORD_KEY} AND t.{CONTENT_HASH} = s.{CONTENT_HASH}",
+               update=True, update_when=changed)
     if full_advanced and latest_full_batch is not None:
         # A newer full snapshot ends the currency of every key it no longer holds.
-        DeltaTable.forPath(spark, path).update(
-            condition=F.col(IS_CURRENT) & (F.col(LAST_SEEN) < F.lit(latest_full_batch)),
-            set={IS_CURRENT: F.lit(False)},
-        )
+        lake.update(spark, settings, "silver", feed_id, {IS_CURRENT: F.lit(False)},
+                    condition=F.col(IS_CURRENT) & (F.col(LAST_SEEN) < F.lit(latest_full_batch)))
 
 
 def refresh_outliers(spark: SparkSession, settings: Settings, quality: FeedQuality, feed_id: str) -> None:
     """Recompute `_outlier_flags` from the feed's statistics; rewrite only rows whose flags change."""
-    from delta.tables import DeltaTable
-
     if not quality.outliers.columns:
         return
-    path = settings.table_path("silver", feed_id)
-    stats = outlier_stats(spark.read.format("delta").load(path), quality.outliers)
+    stats = outlier_stats(lake.load(spark, settings, "silver", feed_id), quality.outliers)
     flags = outlier_flags_col(stats, quality.outliers)
-    DeltaTable.forPath(spark, path).update(condition=~F.col(OUTLIER_FLAGS).eqNullSafe(flags),
-                                           set={OUTLIER_FLAGS: flags})
+    lake.update(spark, settings, "silver", feed_id, {OUTLIER_FLAGS: flags},
+                condition=~F.col(OUTLIER_FLAGS).eqNullSafe(flags))
 
 
 def gate_digest(feed_id: str) -> str:
@@ -224,7 +154,7 @@ def standing_holds(spark: SparkSession, settings: Settings, feed_id: str, digest
     (and nothing is written): a rerun changes nothing, yet still fails naming
     them. Changing the rules (e.g. raising a threshold) re-evaluates them.
     """
-    gate = _read(spark, settings, "audit", "gate_result")
+    gate = lake.read(spark, settings, "audit", "gate_result")
     if gate is None:
         return {}
     latest = Window.partitionBy("delivery_id").orderBy(F.desc("evaluated_at"))
@@ -240,7 +170,7 @@ def standing_holds(spark: SparkSession, settings: Settings, feed_id: str, digest
 
 def held_deliveries(spark: SparkSession, settings: Settings) -> list[tuple[str, str]]:
     """(feed_id, batch_date) of every delivery whose latest gate verdict is `held`."""
-    gate = _read(spark, settings, "audit", "gate_result")
+    gate = lake.read(spark, settings, "audit", "gate_result")
     if gate is None:
         return []
     latest = Window.partitionBy("feed_id", "delivery_id").orderBy(F.desc("evaluated_at"))
@@ -250,14 +180,13 @@ def held_deliveries(spark: SparkSession, settings: Settings) -> list[tuple[str, 
 
 
 def write_gate_results(spark: SparkSession, settings: Settings, run_id: str,
-                       verdicts: list[tuple[Delivery, GateVerdict]], digest: str) -> None:
+                       verdicts: list[tuple[PendingDelivery, GateVerdict]], digest: str) -> None:
     rows = [(v.feed_id, d.batch_date, d.delivery_id, d.mode, run_id, PROMOTED if v.success else HELD, v.rows,
              v.rows_quarantined, v.quarantine_share, v.tolerance, v.failing, v.sample, v.data_docs, digest)
             for d, v in verdicts]
     frame = spark.createDataFrame(rows, T.StructType(GATE_RESULT_SCHEMA.fields[:-1])).withColumn(
         "evaluated_at", F.current_timestamp())
-    path = ensure_table(spark, settings, "gate_result", GATE_RESULT_SCHEMA)
-    with_retry(lambda: frame.write.format("delta").mode("append").save(path), "audit.gate_result append")
+    lake.audit_append(spark, settings, "gate_result", frame)
 
 
 def write_row_accounting(spark: SparkSession, settings: Settings, feed_id: str,
@@ -270,17 +199,15 @@ def write_row_accounting(spark: SparkSession, settings: Settings, feed_id: str,
     loaded = loaded_deliveries(spark, settings, feed_id)
     deliveries = loaded.join(ids.distinct(), "delivery_id", "left_semi").select(
         "feed_id", "batch_date", "delivery_id", "manifest_rows")
-    quarantine = _read(spark, settings, "audit", "quarantine").where(F.col("feed_id") == feed_id)
-    copies = _read(spark, settings, "audit", "record_copies").where(F.col("feed_id") == feed_id)
-    silver = _read(spark, settings, "silver", feed_id)
+    quarantine = lake.load(spark, settings, "audit", "quarantine").where(F.col("feed_id") == feed_id)
+    copies = lake.load(spark, settings, "audit", "record_copies").where(F.col("feed_id") == feed_id)
+    silver = lake.read(spark, settings, "silver", feed_id)
     if silver is None:  # every record so far was quarantined
         silver = spark.createDataFrame([], "_delivery_id string")
     accounting = row_accounting(deliveries, quarantine, copies, silver)
-    path = ensure_table(spark, settings, "row_accounting", ROW_ACCOUNTING_SCHEMA)
     aligned = accounting.select(*[F.col(f.name).cast(f.dataType) for f in ROW_ACCOUNTING_SCHEMA.fields])
     aligned = aligned.localCheckpoint()  # written, then inspected by the caller: compute once
-    with_retry(lambda: aligned.write.format("delta").mode("overwrite")
-               .option("replaceWhere", f"feed_id = '{feed_id}'").save(path), "audit.row_accounting overwrite")
+    lake.overwrite(spark, settings, "audit", "row_accounting", aligned, replace_where=f"feed_id = '{feed_id}'")
     return aligned
 
 
@@ -306,10 +233,10 @@ def run(ctx: StageContext) -> dict:
             raise GateFailed("\n".join(f"(verdict of an earlier run; the rules have not changed since)\n{v.message()}"
                                         for v in sorted(holds.values(), key=lambda v: v.batch_date)))
         return summary
-    bronze = spark.read.format("delta").load(settings.table_path("bronze", feed_id))
+    bronze = lake.load(spark, settings, "bronze", feed_id)
     gate = DeliveryGate(settings, schema, quality, gx_settings(), run_id)
-    verdicts: list[tuple[Delivery, GateVerdict]] = []
-    passed: list[tuple[Delivery, DataFrame]] = []
+    verdicts: list[tuple[PendingDelivery, GateVerdict]] = []
+    passed: list[tuple[PendingDelivery, DataFrame]] = []
     for delivery in pending:
         rows = bronze.where((F.col("_batch_date") == delivery.batch_date)  # partition pruning
                             & (F.col("_delivery_id") == delivery.delivery_id))
@@ -347,13 +274,13 @@ def run(ctx: StageContext) -> dict:
 
 
 def _promote(spark: SparkSession, settings: Settings, schema: FeedSchema, quality: FeedQuality,
-             deliveries: list[Delivery], checked: list[DataFrame]) -> None:
+             deliveries: list[PendingDelivery], checked: list[DataFrame]) -> None:
     feed_id = schema.feed_id
     union = reduce(DataFrame.unionByName, checked)
-    _merge_keyed(spark, settings, "quarantine", QUARANTINE_SCHEMA, feed_id, quarantine_records(union),
+    _merge_keyed(spark, settings, "quarantine", feed_id, quarantine_records(union),
                  ["stage", "delivery_id", "file_name", "record_no"])
     accepted = accepted_records(union, schema).localCheckpoint()
-    _merge_keyed(spark, settings, "record_copies", RECORD_COPIES_SCHEMA, feed_id, copy_records(accepted),
+    _merge_keyed(spark, settings, "record_copies", feed_id, copy_records(accepted),
                  ["delivery_id", "file_name", "record_no"])
     previous_full = _latest_full(spark, settings, feed_id)
     run_full = max((d.batch_date for d in deliveries if d.mode == "full"), default=None)

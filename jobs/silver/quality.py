@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from regulake.config import conf_file, load_yaml
-from regulake.feeds import FeedSchema
+from regulake.config import ConfigError, StrictModel, check_conf, conf_file, display_path, load_yaml
+from regulake.feeds import FeedSchema, feed_ids
 
 OUTLIER_TYPES = ("amount", "int")
 
@@ -65,8 +66,50 @@ def _merge(base: dict, extra: dict) -> dict:
     return merged
 
 
+class _OutliersConf(StrictModel):
+    z: float | None = None
+    min_count: int | None = None
+    columns: Literal["auto"] | list[str] | None = None
+    exclude: list[str] | None = None
+
+
+class _FeedQualityConf(StrictModel):
+    """`defaults` and each `feeds.<feed_id>`: every key optional (a feed overrides single keys)."""
+
+    max_quarantine_share: float | None = None
+    quarantine_allowance: int | None = None
+    max_flagged_share: float | None = None
+    strict_check_digit: list[str] | None = None
+    outliers: _OutliersConf | None = None
+
+
+class _GxConf(StrictModel):
+    partial_unexpected_count: int = 5
+    failing_records_sample: int = 5
+    data_docs_dir: str = "_data_docs"
+
+
+class _QualityFile(StrictModel):
+    """The file's shape: an unknown key is an error naming file and key."""
+
+    defaults: _FeedQualityConf | None = None
+    feeds: dict[str, _FeedQualityConf | None] | None = None
+    gx: _GxConf | None = None
+
+
+@cache
+def _checked(path: Path) -> dict[str, Any]:
+    raw = load_yaml(path)
+    check_conf(_QualityFile, raw, path)
+    unknown = sorted(set((raw or {}).get("feeds") or {}) - set(feed_ids()))
+    if unknown:
+        raise ConfigError(f"invalid configuration:\n  {display_path(path)}: unknown feeds {unknown} under 'feeds' "
+                          f"(no schemas/<feed_id>.yaml)")
+    return raw
+
+
 def _raw(path: Path | None) -> dict[str, Any]:
-    return load_yaml(path or conf_file("quality.yaml"))
+    return _checked(Path(path) if path else conf_file("quality.yaml"))
 
 
 def feed_quality(schema: FeedSchema, path: Path | None = None) -> FeedQuality:

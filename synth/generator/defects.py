@@ -11,27 +11,22 @@ import json
 
 import numpy as np
 
+from regulake.feeds import Column, FeedSchema
 from regulake.identifiers import USCC_ALPHABET, to_halfwidth
 
-from .specs import Feed
+from .specs import FEEDS
 
 SENTINEL = "\ue000"  # replaced by a byte that is invalid in the file's encoding when written
 MISSING = None  # JSONL: a value of None may be written as null or the key left out (see writer)
 
-# Enumerations: column -> (code -> label, house style). House style is what the department's
-# system writes; the other form is a variant the pipeline must accept.
-ENUMS: dict[tuple[str, str], tuple[dict[str, str], str]] = {
-    ("samr_abnormal_list", "reason"): ({"01": "未按规定报送年度报告", "02": "未按规定公示即时信息",
-                                         "03": "公示信息隐瞒真实情况弄虚作假", "04": "通过登记的住所或经营场所无法联系"}, "code"),
-    ("samr_penalty", "severity"): ({"1": "一般", "2": "较重", "3": "严重"}, "code"),
-    ("samr_penalty", "publicity_status"): ({"0": "正常", "1": "撤销", "2": "删除"}, "code"),
-    ("samr_inspection", "result"): ({"1": "未发现问题", "2": "发现问题已责令改正", "3": "发现问题待后续处理",
-                                      "4": "未发现开展本次抽查涉及的经营活动", "5": "不配合检查情节严重",
-                                      "6": "通过登记的住所或经营场所无法联系"}, "code"),
-    ("env_penalty", "severity"): ({"1": "一般", "2": "较重", "3": "严重"}, "code"),
-    ("court_dishonest", "party_type"): ({"1": "法人", "2": "自然人"}, "label"),
-    ("coop_task_event", "event_type"): ({"initiate": "发起", "dispatch": "分发", "transfer": "流转", "handle": "办理",
-                                          "feedback": "反馈", "close": "办结"}, "code"),
+# Enumerations whose code and label differ: the form the department's system writes (its house
+# style, "code" or "label"); the other form, from the schema's code -> label values, is a
+# variant the pipeline must accept.
+ENUM_HOUSE_STYLE: dict[tuple[str, str], str] = {
+    ("samr_abnormal_list", "reason"): "code", ("samr_penalty", "severity"): "code",
+    ("samr_penalty", "publicity_status"): "code", ("samr_inspection", "result"): "code",
+    ("env_penalty", "severity"): "code", ("court_dishonest", "party_type"): "label",
+    ("coop_task_event", "event_type"): "code",
 }
 # Enumerations without codes: the values a bad record may replace with an unknown one.
 UNKNOWN_ENUM = {
@@ -91,10 +86,10 @@ def industry_variant(canonical: str, klass: str, rng: np.random.Generator) -> tu
 
 
 def enum_variant(feed: str, column: str, value: str) -> str | None:
-    spec = ENUMS.get((feed, column))
-    if spec is None:
+    house = ENUM_HOUSE_STYLE.get((feed, column))
+    if house is None:
         return None
-    mapping, house = spec
+    mapping = FEEDS[feed].column(column).values
     if house == "code":
         return mapping.get(value)
     back = {v: k for k, v in mapping.items()}
@@ -114,52 +109,54 @@ def boolean_variant(value: str, rng: np.random.Generator) -> str:
     return forms[0] if truth else forms[1]
 
 
-def invalid_for(kind: str, column: str, rng: np.random.Generator) -> str | None:
-    """An invalid value for a column of this kind, or None if the kind cannot be invalid."""
-    if kind == "date":
+def invalid_for(col: Column, rng: np.random.Generator) -> str | None:
+    """An invalid value for a column of this schema type, or None if the type cannot be invalid."""
+    col_type = col.type
+    if col_type == "date":
         return ("2023-02-30", "2023-13-05", "无", "2024/00/10")[int(rng.integers(0, 4))]
-    if kind == "timestamp":
+    if col_type == "timestamp":
         return ("2023-13-01 10:00:00", "2023-02-30 25:61:00", "未知")[int(rng.integers(0, 3))]
-    if kind == "enum":
-        options = UNKNOWN_ENUM.get(column)
+    if col_type == "enum":
+        options = UNKNOWN_ENUM.get(col.name)
         return options[int(rng.integers(0, len(options)))] if options else None
-    if kind == "region":
+    if col_type == "region_code":
         return ("419925", "510104", "41010")[int(rng.integers(0, 3))]
-    if kind == "industry":
+    if col_type == "industry_code":
         return "Z99"
-    if kind == "list":
-        return UNKNOWN_LIST_ITEM.get(column)
-    if kind == "dept":
-        return ("JY", "NY")[int(rng.integers(0, 2))]
-    if kind == "cert_list":
+    if col_type == "list" and col.item_type == "cert_no":
         return "4101;41010001"
+    if col_type == "list":
+        return UNKNOWN_LIST_ITEM.get(col.name)
+    if col_type == "dept_code":
+        return ("JY", "NY")[int(rng.integers(0, 2))]
     return None
 
 
-def optional_invalid_for(kind: str, column: str, value: object, rng: np.random.Generator) -> object | None:
+def optional_invalid_for(col: Column, value: object, rng: np.random.Generator) -> object | None:
     """An invalid value for an optional column (nulled and flagged by the pipeline)."""
-    if kind in ("amount", "amount_wan"):
+    col_type = col.type
+    if col_type == "amount":
         return "-" + str(int(rng.integers(1, 900)))
-    if kind == "int":
+    if col_type == "int":
         return -int(rng.integers(1, 20))
-    if kind == "number":
+    if col_type == "number":
         return round(1.0 + float(rng.random()), 2)
-    if kind == "ric" and isinstance(value, str) and len(value) == 18:
+    if col_type == "ric" and isinstance(value, str) and len(value) == 18:
         return value[:6] + "********" + value[14:]
-    if kind == "boolean":
+    if col_type == "boolean":
         return "未知"
-    if kind in ("date", "timestamp", "enum", "region"):
-        return invalid_for(kind, column, rng)
+    if col_type in ("date", "timestamp", "enum", "region_code"):
+        return invalid_for(col, rng)
     return None
 
 
-def parse_error_csv(row: list[str], feed: Feed, rng: np.random.Generator) -> list[str]:
+def parse_error_csv(row: list[str], feed: FeedSchema, rng: np.random.Generator) -> list[str]:
     """A CSV record with the wrong number of fields (extra tail, a comma inside a name, a lost field)."""
     r = rng.random()
     if r < 0.45:
         return row + [PARSE_TAILS[int(rng.integers(0, len(PARSE_TAILS)))]]
     if r < 0.85:
-        texts = [i for i, c in enumerate(feed.columns) if c.kind == "text" and len(row[i]) >= 4
+        texts = [i for i, c in enumerate(feed.columns) if c.type == "text" and len(row[i]) >= 4
                  and not any(ch in row[i] for ch in ',"\n\r')]
         if texts:
             i = texts[int(rng.integers(0, len(texts)))]
@@ -184,16 +181,16 @@ def with_sentinel(text: str) -> str:
     return text[:1] + SENTINEL + text[1:] if text else SENTINEL
 
 
-def normalise_key_part(value: object, kind: str) -> str | None:
-    """A key part in the form gold.entity_xref uses (standard §5)."""
+def normalise_key_part(value: object, col_type: str) -> str | None:
+    """A key part in the form gold.entity_xref uses (standard §5); `col_type` is the column's schema type."""
     if value is None:
         return None
     text = to_halfwidth(str(value)).strip()
     if not text:
         return None
-    if kind in ("uscc", "unit_code", "taxpayer_id", "party_id", "ric", "org_code", "reg_no", "cert"):
+    if col_type in ("uscc", "unit_code", "taxpayer_id", "party_id", "ric", "org_code", "reg_no", "cert_no"):
         return "".join(text.split()).replace("-", "").upper()
-    if kind == "month":
+    if col_type == "month":
         digits = text.replace("-", "").replace("/", "")
         return f"{digits[:4]}-{digits[4:]}" if len(digits) == 6 and digits.isdigit() else text
     return " ".join(text.split())

@@ -147,7 +147,7 @@ def gen_samr_enterprise(pop: Population, ctx: FeedContext, rng: np.random.Genera
     numbers = rng.integers(1, 400, size=len(ent))
     estab = fmt_date(pop.establish_ts, "dash", seconds=True)
     updated = fmt_timestamp(ts, "std")
-    cols: dict[str, list] = {c: [] for c in FEEDS["samr_enterprise"].names}
+    cols: dict[str, list] = {c: [] for c in FEEDS["samr_enterprise"].column_names}
     state_addr: dict[int, str] = {}
     state_cap: dict[int, str] = {}
     state_status: dict[int, str] = {}
@@ -284,7 +284,7 @@ def gen_samr_abnormal_list(pop: Population, ctx: FeedContext, rng: np.random.Gen
     upd1 = fmt_timestamp(listed, "std")
     upd2 = fmt_timestamp(removed_ts + rng.integers(0, 3600, size=m), "std")
     feed = FEEDS["samr_abnormal_list"]
-    cols: dict[str, list] = {c: [] for c in feed.names}
+    cols: dict[str, list] = {c: [] for c in feed.column_names}
     ts_out, keys, ents = [], [], []
     for r in range(m):
         i = int(ent[r])
@@ -337,7 +337,7 @@ def gen_samr_penalty(pop: Population, ctx: FeedContext, rng: np.random.Generator
     conf = np.round(rng.lognormal(9.5, 1.0, size=m), 2)
     matter_codes = ctx.matters.get("SCJG", np.array([""]))
     feed = FEEDS["samr_penalty"]
-    cols: dict[str, list] = {c: [] for c in feed.names}
+    cols: dict[str, list] = {c: [] for c in feed.column_names}
     ts_out, keys, ents = [], [], []
     u = rng.random((m, 4))
     for r in range(m):
@@ -409,7 +409,7 @@ def gen_samr_inspection(pop: Population, ctx: FeedContext, rng: np.random.Genera
     updated = fmt_timestamp(upd_ts, "std")
     has_name = rng.random(m) < 0.83
     feed = FEEDS["samr_inspection"]
-    cols: dict[str, list] = {c: [] for c in feed.names}
+    cols: dict[str, list] = {c: [] for c in feed.column_names}
     keys, ents = [], []
     pick = rng.random((m, 3))
     for r in range(m):
@@ -626,7 +626,7 @@ def gen_court(pop: Population, ctx: FeedContext, rng: np.random.Generator) -> Re
     upd1 = fmt_timestamp(pub, "std")
     upd2 = fmt_timestamp(rem_ts + rng.integers(3600, 8 * 3600, size=m), "std")
     feed = FEEDS["court_dishonest"]
-    cols: dict[str, list] = {c: [] for c in feed.names}
+    cols: dict[str, list] = {c: [] for c in feed.column_names}
     ts_out, keys, ents, kinds = [], [], [], []
     u = rng.random((m, 3))
     case_seq = rng.integers(200, 2000, size=m)
@@ -806,7 +806,7 @@ def gen_hotline(pop: Population, ctx: FeedContext, rng: np.random.Generator) -> 
     u = rng.random((m, 6))
     risk = pop.hidden_risk[all_ent]
     feed = FEEDS["hotline_12345"]
-    cols: dict[str, list] = {c: [] for c in feed.names}
+    cols: dict[str, list] = {c: [] for c in feed.column_names}
     ts_out, keys, ents, kinds_out, nvars = [], [], [], [], []
     cats_biz = np.array(["投诉", "举报", "咨询", "求助", "建议"])
     cat_draw = cats_biz[rng.choice(5, size=m, p=[0.65, 0.15, 0.13, 0.04, 0.03])]
@@ -891,7 +891,7 @@ def gen_sentiment(pop: Population, ctx: FeedContext, rng: np.random.Generator) -
     heat = np.maximum(0, rng.lognormal(3.5, 1.5, size=m).astype(np.int64))
     sources = ("新闻", "微博", "微信", "论坛", "短视频")
     feed = FEEDS["sentiment"]
-    cols: dict[str, list] = {c: [] for c in feed.names}
+    cols: dict[str, list] = {c: [] for c in feed.column_names}
     ts_out, keys, ents, kinds, nvars, mentions = [], [], [], [], [], []
     for r in range(m):
         i = int(ent[r])
@@ -979,7 +979,7 @@ def gen_coop(pop: Population, ctx: FeedContext, rng: np.random.Generator) -> Rec
     eseq = seq_in_group(days, ctx, order=np.argsort(ev_ts_arr, kind="stable"))
     at_txt = fmt_timestamp(ev_ts_arr, "iso")
     feed = FEEDS["coop_task_event"]
-    cols: dict[str, list] = {cname: [] for cname in feed.names}
+    cols: dict[str, list] = {cname: [] for cname in feed.column_names}
     keys, ents, kinds = [], [], []
     u = rng.random((max(n_ev, 1), 2))
     for e in range(n_ev):
@@ -1058,7 +1058,7 @@ def gen_license(pop: Population, ctx: FeedContext, rng: np.random.Generator) -> 
     until_txt = fmt_date(valid_until_ts, "dash", seconds=True)
     yy = (years_of(issue) % 100).tolist()
     feed = FEEDS["license"]
-    cols: dict[str, list] = {c: [] for c in feed.names}
+    cols: dict[str, list] = {c: [] for c in feed.column_names}
     ts_out, keys, ents = [], [], []
     u = rng.random((m, 3))
     for r in range(m):

@@ -50,11 +50,11 @@ def matter_codes(cfg: dict) -> dict[str, np.ndarray]:
 def _snapshot_records(feed_id: str, versions: list[list[dict]], ctx: ShapeContext, key_col: str) -> Records:
     """One snapshot per batch: every live record with its latest version as of that batch."""
     feed = FEEDS[feed_id]
-    cols: dict[str, list] = {c: [] for c in feed.names}
+    cols: dict[str, list] = {c: [] for c in feed.column_names}
     ts, keys = [], []
     for b, snapshot in enumerate(versions):
         for row in snapshot:
-            for c in feed.names:
+            for c in feed.column_names:
                 cols[c].append(row[c])
             ts.append(int(ctx.cutoffs[b]) - 3600)
             keys.append(row[key_col])
@@ -67,14 +67,14 @@ def _stable_values(feed_id: str, table: list[dict], cfg: dict, rng: np.random.Ge
     feed = FEEDS[feed_id]
     if not table:
         return
-    cols = {c: [row[c] for row in table] for c in feed.names}
+    cols = {c: [row[c] for row in table] for c in feed.column_names}
     tags: dict = {}
     _variants(feed, cols, {}, len(table), cfg["variants"], rng, tags)
     only = {k: 0.0 for k in cfg["defects"]}
     only.update(optional_invalid=cfg["defects"]["optional_invalid"], check_digit=cfg["defects"]["check_digit"])
     defects = _defects(feed, cols, [""] * len(table), len(table), only, rng, tags)
     for i, row in enumerate(table):
-        for c in feed.names:
+        for c in feed.column_names:
             row[c] = cols[c][i]
         row["_defect"] = defects[i]
         row["_variants"] = ",".join(tags[i]) if i in tags else None
@@ -89,7 +89,7 @@ def _shape_full(feed_id: str, versions: list[list[dict]], key_col: str, ctx: Sha
     rec = _snapshot_records(feed_id, versions, ctx, key_col)
     shaped = shape(rec, ShapeContext(per_batch_cfg, ctx.batches, ctx.cutoffs, ctx.status), rng)
     # Carry the per-version flags, then mark rows identical to the version already held.
-    names = FEEDS[feed_id].names
+    names = FEEDS[feed_id].column_names
     lookup = {}
     for snap in versions:
         for row in snap:

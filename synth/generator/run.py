@@ -19,20 +19,21 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
+from pydantic import create_model
 
-from regulake.config import conf_file
+from regulake.config import StrictModel, check_conf, conf_file
 
 from . import feeds as F
 from . import global_feeds as G
 from .population import Population, PopulationBuilder, active_at, status_at
 from .shaping import ShapeContext, Shaped, shape
-from .specs import FEED_IDS, FEEDS
+from .specs import FEED_IDS, FEEDS, delivery_mode
 from .timeline import DAY, add_months, batch_dates, to_seconds
 from .writer import TRUTH_SCHEMA, FileLayout, WrittenFile, manifest_json, truth_columns, write_part
 
@@ -65,9 +66,105 @@ class GenerationSummary:
         return self.out / "truth"
 
 
+# --- conf/generator.yaml's shape: an unknown key is an error naming file and key ----------
+# Only checked: the generator reads the plain dict, as tests that pass their own do.
+
+_DELIVERY_DEFECTS = Literal["wrong_sha256", "wrong_row_count", "missing_required_column", "missing_manifest",
+                            "missing_file", "manifest_invalid_json", "manifest_wrong_feed"]
+_HEADER_VARIANTS = Literal["header_order", "header_case", "header_extra_column"]
+
+
+def _numbers(name: str, keys: str) -> type[StrictModel]:
+    """A section of numbers (rates, counts), each key optional."""
+    return create_model(name, __base__=StrictModel, **{key: (float | None, None) for key in keys.split()})
+
+
+_FEED_KEYS = {
+    "samr_annual_report": "first_report_year nonfile_base nonfile_risk correction",
+    "samr_abnormal_list": "unreachable_per_year risk_weight other_reason removed",
+    "samr_penalty": "per_year risk_weight serious_base serious_risk revoked fine_share",
+    "samr_inspection": "per_year risk_weight other_dept",
+    "tax_credit": "taxpayer_share old_tax_id rerated first_year",
+    "hrss_social_insurance": "unit_share org_code_share history_months enter_base enter_risk stay",
+    "env_penalty": "per_year risk_weight",
+    "court_dishonest": "per_year risk_weight person_share person_unlinked removed",
+    "hotline_12345": "per_year risk_weight history_months no_business unregistered open_then_closed",
+    "sentiment": "per_year risk_weight history_months no_names two_names unregistered heat_update",
+    "matter_catalog": "items added_per_batch changed_per_batch",
+    "personnel": "base per_enterprise changed_per_batch",
+    "coop_task_event": "tasks_per_year history_months no_subject late",
+    "license": "per_year renew",
+}
+_FeedsConf = create_model(
+    "_FeedsConf", __base__=StrictModel, keep_intra_delivery_versions=(float | None, None),
+    **{feed: (_numbers(f"_{feed}Conf", keys) | None, None) for feed, keys in _FEED_KEYS.items()},
+)
+
+
+_VariantsConf = _numbers("_VariantsConf", "id_lowercase id_fullwidth id_padded text_padded region_fullwidth "
+                        "date_other_format timestamp_other_format amount_suffix industry_other_form "
+                        "enum_other_form status_zaiye list_other_separator org_code_hyphen boolean_other_form "
+                        "jsonl_amount_string")
+_DefectsConf = _numbers("_DefectsConf", "parse_error encoding_error missing_required invalid_key invalid_value "
+                        "optional_invalid check_digit duplicate_within duplicate_across broken_quote_files")
+_NamesConf = _numbers("_NamesConf", "exact drop_region legal_form branch abbreviation homophone traditional decoy twin")
+
+
+class _RunConf(StrictModel):
+    chunk_size: int | None = None
+    workers: int | None = None
+    cutoff_hour: int | None = None
+    history_start: str | None = None
+
+
+class _PopulationConf(StrictModel):
+    ent_type: dict[str, float] | None = None
+    first_year: int | None = None
+    year_growth: float | None = None
+    new_per_month: float | None = None
+    reform_date: str | None = None
+    old_ids_delivered: float | None = None
+    legal_rep_ric_missing: float | None = None
+    reg_capital_missing: float | None = None
+    twin_rate: float | None = None
+    updates_per_year: float | None = None
+    status_final: dict[Literal["low", "high"], dict[str, float]] | None = None
+
+
+class _RiskConf(StrictModel):
+    beta: list[float] | None = None
+    class_thresholds: list[float] | None = None
+    problem_knots_x: list[float] | None = None
+    problem_knots_y: list[float] | None = None
+    future_inspection_share: float | None = None
+    future_months: int | None = None
+
+
+class _DeliveriesConf(StrictModel):
+    from_batch: int | None = None
+    defects: list[_DELIVERY_DEFECTS] | None = None
+    defects_long_runs: list[_DELIVERY_DEFECTS] | None = None
+    header_variants: list[_HEADER_VARIANTS] | None = None
+    resend_duplicate: int | None = None
+
+
+class _GeneratorFile(StrictModel):
+    run: _RunConf | None = None
+    population: _PopulationConf | None = None
+    risk: _RiskConf | None = None
+    feeds: _FeedsConf | None = None
+    variants: _VariantsConf | None = None
+    defects: _DefectsConf | None = None
+    names: _NamesConf | None = None
+    deliveries: _DeliveriesConf | None = None
+
+
 def load_generator_config(path: Path | None = None) -> dict:
-    with open(path or conf_file("generator.yaml"), encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    path = path or conf_file("generator.yaml")
+    with open(path, encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle)
+    check_conf(_GeneratorFile, raw, path)
+    return raw
 
 
 @dataclass
@@ -85,7 +182,7 @@ def plan_deliveries(cfg: dict, batches: int, seed: int) -> DeliveryPlan:
     dcfg = cfg["deliveries"]
     rng = np.random.default_rng([seed, 99])
     last = batches - 1 if batches >= 3 else batches
-    incremental = [f for f in FEED_IDS if FEEDS[f].full == "never"]
+    incremental = [f for f in FEED_IDS if "full" not in FEEDS[f].modes]
     candidates = [(f, b) for f in incremental for b in range(int(dcfg["from_batch"]), last)]
     order = rng.permutation(len(candidates)).tolist()
     used_feeds: set[str] = set()
@@ -99,7 +196,7 @@ def plan_deliveries(cfg: dict, batches: int, seed: int) -> DeliveryPlan:
             continue
         kind = kinds[0]
         feed = FEEDS[feed_id]
-        if kind in ("missing_required_column", "header_order", "header_case", "header_extra_column") and feed.fmt != "csv":
+        if kind in ("missing_required_column", "header_order", "header_case", "header_extra_column") and feed.format != "csv":
             continue
         kinds.pop(0)
         used_feeds.add(feed_id)
@@ -185,7 +282,7 @@ def _run_chunk(task: ChunkTask) -> dict:
         rec = _gen_feed(feed_id, task.pop, ctx, rng, memo)
         shaped = shape(rec, sctx, rng)
         del rec
-        name = f"part-{task.chunk + 1:04d}.{FEEDS[feed_id].ext}"
+        name = f"part-{task.chunk + 1:04d}.{FEEDS[feed_id].file_extension}"
         written, truth = write_feed(task.out, shaped, task.batch_names, name, task.plan, task.cfg, rng)
         files.update(written)
         counts[feed_id] = sum(f.rows for f in written.values())
@@ -286,7 +383,7 @@ def generate(out: Path, enterprises: int, batches: int, seed: int, progress: boo
     catalogue = G.matter_catalog(cfg, sctx, seed, history_ts)
     rng_global = np.random.default_rng([seed, 5])
     for shaped in (personnel, catalogue):
-        name = f"part-0001.{shaped.feed.ext}"
+        name = f"part-0001.{shaped.feed.file_extension}"
         written, truth = write_feed(out, shaped, batch_names, name, plan, cfg, rng_global)
         for key, info in written.items():
             files[key].append(info)
@@ -385,7 +482,7 @@ def _write_manifests(out: Path, files: dict, batch_names: list[str], plan: Deliv
         feed = FEEDS[feed_id]
         for b, batch_name in enumerate(batch_names):
             parts = sorted(files.get((feed_id, b), []), key=lambda f: f.name)
-            mode = "full" if feed.full == "always" or (feed.full == "first" and b == 0) else "incremental"
+            mode = delivery_mode(feed, b)
             minute = int(rng.integers(0, 179))
             produced = f"{batch_name[:4]}-{batch_name[4:6]}-{batch_name[6:]}T{21 + minute // 60:02d}:{minute % 60:02d}:00+08:00"
             defect = plan.defect.get((feed_id, b))
@@ -403,7 +500,7 @@ def _write_manifests(out: Path, files: dict, batch_names: list[str], plan: Deliv
                 manifest_files[0] = WrittenFile(f0.name, f0.rows + 1, f0.sha256)
                 reason = f"row count mismatch: {f0.name}"
             elif defect == "missing_file":
-                missing = f"part-{len(parts) + 1:04d}.{feed.ext}"
+                missing = f"part-{len(parts) + 1:04d}.{feed.file_extension}"
                 manifest_files.append(WrittenFile(missing, 1, hashlib.sha256(missing.encode()).hexdigest()))
                 reason = f"listed file missing: {missing}"
             elif defect == "manifest_wrong_feed":

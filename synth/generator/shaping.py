@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from regulake.feeds import FeedSchema
+
 from . import defects as D
-from .specs import Feed
+from .specs import full_delivery
 
 QUARANTINE = {"parse_error", "encoding_error", "missing_required", "invalid_key", "invalid_value"}
-IDENTIFIER_KINDS = {"uscc", "unit_code", "taxpayer_id", "party_id", "ric", "org_code", "reg_no"}
+IDENTIFIER_TYPES = {"uscc", "unit_code", "taxpayer_id", "party_id", "ric", "org_code", "reg_no"}
 # Which key columns may be made invalid for `invalid_key`, and how.
 INVALID_KEY = {"samr_enterprise": "uscc", "samr_annual_report": "report_year", "tax_credit": "评价年度",
                "hrss_social_insurance": "period"}
@@ -29,7 +31,7 @@ INVALID_KEY = {"samr_enterprise": "uscc", "samr_annual_report": "report_year", "
 class Records:
     """Clean records of one feed for one chunk (column lists are aligned)."""
 
-    feed: Feed
+    feed: FeedSchema
     cols: dict[str, list]
     ts: np.ndarray                      # version time (seconds): decides the batch
     key: list[str]                      # normalised business key
@@ -46,7 +48,7 @@ class Records:
 
 @dataclass
 class Shaped:
-    feed: Feed
+    feed: FeedSchema
     rows: list[list]                    # values in the standard's column order
     batch: np.ndarray
     key: list
@@ -87,11 +89,11 @@ def shape(rec: Records, ctx: ShapeContext, rng: np.random.Generator) -> Shaped: 
     if n > 1:
         same_next[order[:-1]] = (codes[order[:-1]] == codes[order[1:]]) & (batch[order[:-1]] == batch[order[1:]])
     keep_rate = float(ctx.cfg["feeds"]["keep_intra_delivery_versions"])
-    snapshot = (batch == 0) & (feed.full == "first") | (feed.full == "always")
+    snapshot = full_delivery(feed, batch)
     drop = same_next & ((rng.random(n) >= keep_rate) | snapshot)
     idx = np.nonzero(keep & ~drop)[0]
 
-    names = feed.names
+    names = feed.column_names
     cols = {c: _take(rec.cols[c], idx) for c in names}
     aux = {k: _take(v, idx) for k, v in rec.aux.items()}
     batch = batch[idx]
@@ -183,13 +185,13 @@ def _tag(tags: dict, i: int, tag: str) -> None:
     tags.setdefault(i, []).append(tag)
 
 
-def _variants(feed: Feed, cols: dict, aux: dict, m: int, vcfg: dict, rng: np.random.Generator,  # noqa: C901
+def _variants(feed: FeedSchema, cols: dict, aux: dict, m: int, vcfg: dict, rng: np.random.Generator,  # noqa: C901
               tags: dict) -> None:
-    jsonl = feed.fmt == "jsonl"
+    jsonl = feed.format == "jsonl"
     for col in feed.columns:
         values = cols[col.name]
-        kind = col.kind
-        if kind in IDENTIFIER_KINDS:
+        col_type = col.type
+        if col_type in IDENTIFIER_TYPES:
             for tag, rate in (("id_lowercase", vcfg["id_lowercase"]), ("id_fullwidth", vcfg["id_fullwidth"]),
                               ("id_padded", vcfg["id_padded"])):
                 for i in _pick(m, rate, rng):
@@ -200,18 +202,18 @@ def _variants(feed: Feed, cols: dict, aux: dict, m: int, vcfg: dict, rng: np.ran
                         continue
                     values[i] = D.identifier_variant(v, tag[3:])
                     _tag(tags, i, tag)
-        elif kind == "text" and col.name not in feed.key:
+        elif col_type == "text" and col.name not in feed.key:
             for i in _pick(m, vcfg["text_padded"], rng):
                 v = values[i]
                 if isinstance(v, str) and v and "\n" not in v:
                     values[i] = " " * (1 + i % 2) + v + " " * (i % 3)
                     _tag(tags, i, "text_padded")
-        elif kind == "region":
+        elif col_type == "region_code":
             for i in _pick(m, vcfg["region_fullwidth"], rng):
                 if isinstance(values[i], str) and values[i]:
                     values[i] = D.fullwidth(values[i])
                     _tag(tags, i, "region_fullwidth")
-        elif kind == "date":
+        elif col_type == "date":
             for i in _pick(m, vcfg["date_other_format"], rng):
                 v = values[i]
                 day = _parse_day(v)
@@ -224,7 +226,7 @@ def _variants(feed: Feed, cols: dict, aux: dict, m: int, vcfg: dict, rng: np.ran
                 if new != v:
                     values[i] = new
                     _tag(tags, i, f"date_{style}")
-        elif kind == "timestamp":
+        elif col_type == "timestamp":
             for i in _pick(m, vcfg["timestamp_other_format"], rng):
                 v = values[i]
                 sec = _parse_ts(v)
@@ -237,70 +239,70 @@ def _variants(feed: Feed, cols: dict, aux: dict, m: int, vcfg: dict, rng: np.ran
                 if new != v and not (style == "slash" and feed.feed_id == "personnel"):
                     values[i] = new
                     _tag(tags, i, f"timestamp_{style}")
-        elif kind in ("amount", "amount_wan"):
+        elif col_type == "amount":
             for i in _pick(m, vcfg["amount_suffix"], rng):
                 number = _to_float(values[i])
                 if number is None or number <= 0:
                     continue
-                values[i], tag = D.amount_variant(number, "万元" if kind == "amount_wan" else "元", rng)
+                values[i], tag = D.amount_variant(number, col.unit, rng)
                 _tag(tags, i, tag)
             if jsonl:
                 for i in _pick(m, vcfg["jsonl_amount_string"], rng):
                     if isinstance(values[i], int | float) and not isinstance(values[i], bool):
                         values[i] = f"{values[i]}"
                         _tag(tags, i, "amount_string")
-        elif kind == "industry":
+        elif col_type == "industry_code":
             classes = aux.get("industry_class")
             for i in _pick(m, vcfg["industry_other_form"], rng):
                 if classes and values[i] and classes[i]:
                     values[i], tag = D.industry_variant(values[i], classes[i], rng)
                     _tag(tags, i, tag)
-        elif kind == "enum":
+        elif col_type == "enum":
             if col.name == "status" and feed.feed_id == "samr_enterprise":
                 for i in _pick(m, vcfg["status_zaiye"], rng):
                     if values[i] == "存续":
                         values[i] = "在业"
                         _tag(tags, i, "status_zaiye")
-            if (feed.feed_id, col.name) in D.ENUMS:
+            if (feed.feed_id, col.name) in D.ENUM_HOUSE_STYLE:
                 for i in _pick(m, vcfg["enum_other_form"], rng):
                     other = D.enum_variant(feed.feed_id, col.name, values[i]) if isinstance(values[i], str) else None
                     if other:
                         values[i] = other
                         _tag(tags, i, "enum_other_form")
-        elif kind in ("list", "cert_list"):
+        elif col_type == "list":
             for i in _pick(m, vcfg["list_other_separator"], rng):
                 v = values[i]
                 items = v if isinstance(v, list) else (v.split(";") if isinstance(v, str) and v else None)
                 if items and len(items) > 1 or (jsonl and items):
                     values[i], tag = D.list_variant(items, rng, jsonl)
                     _tag(tags, i, tag)
-        elif kind == "boolean":
+        elif col_type == "boolean":
             for i in _pick(m, vcfg["boolean_other_form"], rng):
                 if values[i] in ("是", "否"):
                     values[i] = D.boolean_variant(values[i], rng)
                     _tag(tags, i, "boolean_other_form")
-        elif kind == "month":
+        elif col_type == "month":
             for i in _pick(m, vcfg["date_other_format"], rng):
                 if isinstance(values[i], str) and len(values[i]) == 7:
                     values[i] = values[i].replace("-", "")
                     _tag(tags, i, "month_compact")
 
 
-def _defects(feed: Feed, cols: dict, key: list, m: int, dcfg: dict, rng: np.random.Generator,  # noqa: C901
+def _defects(feed: FeedSchema, cols: dict, key: list, m: int, dcfg: dict, rng: np.random.Generator,  # noqa: C901
              tags: dict) -> list:
     defect: list = [None] * m
     if m == 0:
         return defect
     columns = feed.columns
     req_nonkey = [c for c in columns if c.required and c.name not in feed.key]
-    invalid_cols = [c for c in req_nonkey if D.invalid_for(c.kind, c.name, rng) is not None]
-    optional = [c for c in columns if not c.required and c.kind in
-                ("amount", "amount_wan", "int", "number", "ric", "boolean", "date", "timestamp", "enum", "region")]
-    check_cols = [c for c in columns if c.kind in ("uscc", "unit_code", "party_id", "ric", "org_code", "reg_no")
+    invalid_cols = [c for c in req_nonkey if D.invalid_for(c, rng) is not None]
+    optional = [c for c in columns if not c.required and c.type in
+                ("amount", "int", "number", "ric", "boolean", "date", "timestamp", "enum", "region_code")]
+    check_cols = [c for c in columns if c.type in ("uscc", "unit_code", "party_id", "ric", "org_code", "reg_no")
                   and c.name not in feed.key]
-    text_cols = [c for c in columns if c.kind == "text" and c.name not in feed.key]
+    text_cols = [c for c in columns if c.type == "text" and c.name not in feed.key]
     kinds = []
-    if feed.fmt != "xlsx":
+    if feed.format != "xlsx":
         kinds += ["parse_error", "encoding_error"]
     kinds += ["missing_required"]
     if feed.feed_id in INVALID_KEY:
@@ -323,7 +325,7 @@ def _defects(feed: Feed, cols: dict, key: list, m: int, dcfg: dict, rng: np.rand
     return defect
 
 
-def _apply_defect(kind: str, feed: Feed, cols: dict, key: list, i: int, rng: np.random.Generator,  # noqa: C901
+def _apply_defect(kind: str, feed: FeedSchema, cols: dict, key: list, i: int, rng: np.random.Generator,  # noqa: C901
                   req_nonkey: list, invalid_cols: list, optional: list, check_cols: list, text_cols: list) -> bool:
     if kind == "parse_error":
         return True  # the writer breaks the record's syntax
@@ -336,7 +338,7 @@ def _apply_defect(kind: str, feed: Feed, cols: dict, key: list, i: int, rng: np.
         return True
     if kind == "missing_required":
         c = req_nonkey[int(rng.integers(0, len(req_nonkey)))]
-        cols[c.name][i] = ("", "  ", None)[int(rng.integers(0, 3))] if feed.fmt == "jsonl" else ("", "  ")[i % 2]
+        cols[c.name][i] = ("", "  ", None)[int(rng.integers(0, 3))] if feed.format == "jsonl" else ("", "  ")[i % 2]
         return True
     if kind == "invalid_key":
         col = INVALID_KEY[feed.feed_id]
@@ -351,19 +353,19 @@ def _apply_defect(kind: str, feed: Feed, cols: dict, key: list, i: int, rng: np.
         cols[col][i] = bad
         parts = key[i].split("|")
         pos = feed.key.index(col)
-        parts[pos] = D.normalise_key_part(bad, feed.column(col).kind) or ""
+        parts[pos] = D.normalise_key_part(bad, feed.column(col).type) or ""
         key[i] = "|".join(parts)
         return True
     if kind == "invalid_value":
         c = invalid_cols[int(rng.integers(0, len(invalid_cols)))]
-        cols[c.name][i] = D.invalid_for(c.kind, c.name, rng)
+        cols[c.name][i] = D.invalid_for(c, rng)
         return True
     if kind == "optional_invalid":
         present = [c for c in optional if cols[c.name][i] not in (None, "")]
         if not present:
             return False
         c = present[int(rng.integers(0, len(present)))]
-        bad = D.optional_invalid_for(c.kind, c.name, cols[c.name][i], rng)
+        bad = D.optional_invalid_for(c, cols[c.name][i], rng)
         if bad is None:
             return False
         cols[c.name][i] = bad

@@ -1,118 +1,73 @@
 """The 15 feeds of the data exchange standard (§4) as the generator and the conformance check see them.
 
-Column order is the standard's; `required` marks R columns; `kind` is the value type the
-generator formats and varies (§3). The business key is listed per feed. If
-`schemas/<feed_id>.yaml` files exist they describe the same thing for the pipeline;
-this table is deliberately small and only what the generator needs.
+Derived from `schemas/<feed_id>.yaml`, the pipeline's source of truth: a feed here *is* its
+`regulake.feeds.FeedSchema` and its columns are `regulake.feeds.Column`s, so column order,
+required columns, value types (with amount units and list item types), format, encoding,
+business key and delivery modes are defined once. The generator formats, varies and breaks
+values by the schema type (`Column.type`, one of `regulake.feeds.TYPES`).
+
+What the schemas do not hold is kept here, small and explicit:
+
+* `FEED_ORDER`: the standard's order of the feeds. The generator draws its random numbers
+  feed by feed in this order (delivery defects, manifest times, truth order), so the order
+  is part of what a seed produces.
+* `GENERATED_TYPES` / `LIST_ITEM_TYPES`: the schema types the generator knows how to write,
+  vary and break. A schema using any other type fails loudly at import.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+
+from regulake.feeds import FeedSchema, load_all_feeds
+
+FEED_ORDER: tuple[str, ...] = (
+    "samr_enterprise", "samr_annual_report", "samr_abnormal_list", "samr_penalty", "samr_inspection",
+    "tax_credit", "hrss_social_insurance", "env_penalty", "court_dishonest", "hotline_12345", "sentiment",
+    "matter_catalog", "personnel", "coop_task_event", "license",
+)
+GENERATED_TYPES: frozenset[str] = frozenset({
+    "text", "uscc", "party_id", "unit_code", "taxpayer_id", "org_code", "reg_no", "ric", "cert_no",
+    "region_code", "industry_code", "date", "timestamp", "year", "month", "int", "number",
+    "amount", "boolean", "enum", "list", "dept_code",
+})
+# Items of a list column: free or fixed values (None) or certificate numbers.
+LIST_ITEM_TYPES: frozenset[str | None] = frozenset({None, "cert_no"})
 
 
-@dataclass(frozen=True)
-class Column:
-    name: str
-    required: bool
-    kind: str  # text uscc party_id unit_code taxpayer_id ric cert_list org_code reg_no region industry
-    #            date timestamp year month int number amount amount_wan boolean enum list dept
+class UnsupportedFeedError(ValueError):
+    """The schemas describe a feed or a column type the generator cannot produce."""
 
 
-@dataclass(frozen=True)
-class Feed:
-    feed_id: str
-    fmt: str          # csv | jsonl | xlsx
-    encoding: str     # utf-8 | utf-8-sig | gb18030
-    columns: tuple[Column, ...]
-    key: tuple[str, ...]
-    full: str         # "first" (first delivery full), "always" or "never"
-
-    @property
-    def ext(self) -> str:
-        return self.fmt
-
-    @property
-    def names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-    @property
-    def required(self) -> list[str]:
-        return [c.name for c in self.columns if c.required]
-
-    def column(self, name: str) -> Column:
-        return next(c for c in self.columns if c.name == name)
+def derive_feeds(schemas: Mapping[str, FeedSchema], order: tuple[str, ...] = FEED_ORDER) -> dict[str, FeedSchema]:
+    """{feed_id: schema} in the standard's order; raises if feeds or column types are not generatable."""
+    missing, unknown = sorted(set(order) - set(schemas)), sorted(set(schemas) - set(order))
+    if missing or unknown:
+        raise UnsupportedFeedError(f"schemas and the generator's feed order differ: no schema for {missing}, "
+                                   f"not generated {unknown}")
+    for feed_id in order:
+        for c in schemas[feed_id].columns:
+            if c.type not in GENERATED_TYPES or (c.type == "list" and c.item_type not in LIST_ITEM_TYPES):
+                item = f" of {c.item_type}" if c.item_type else ""
+                raise UnsupportedFeedError(f"{feed_id}.{c.name}: the generator cannot produce type {c.type}{item}")
+    return {feed_id: schemas[feed_id] for feed_id in order}
 
 
-def _cols(spec: str) -> tuple[Column, ...]:
-    """'name R kind, name O kind, ...' -> columns."""
-    out = []
-    for part in spec.split(","):
-        name, req, kind = part.split()
-        out.append(Column(name, req == "R", kind))
-    return tuple(out)
+def full_delivery(feed: FeedSchema, batch):
+    """Whether the delivery of (0-based) `batch` is a full snapshot, by the schema's `modes`:
+    [full] every delivery, [full, incremental] the first, [incremental] none.
+
+    `batch` may be an int (returns a bool) or an integer array (returns a bool or a bool array).
+    """
+    if "incremental" not in feed.modes:
+        return True
+    return "full" in feed.modes and batch == 0
 
 
-FEEDS: dict[str, Feed] = {
-    f.feed_id: f
-    for f in (
-        Feed("samr_enterprise", "csv", "utf-8", _cols(
-            "uscc R uscc, reg_no O reg_no, org_code O org_code, ent_name R text, ent_type R enum,"
-            "legal_rep_name R text, legal_rep_id_no O ric, reg_capital O amount_wan, establish_date R date,"
-            "status R enum, region_code R region, industry_code R industry, address O text,"
-            "business_scope O text, key_field O enum, updated_at R timestamp"), ("uscc",), "first"),
-        Feed("samr_annual_report", "csv", "utf-8", _cols(
-            "uscc R uscc, report_year R year, submitted_at R timestamp, employees O int,"
-            "insured_employees O int, total_revenue O amount_wan, is_public O boolean, updated_at R timestamp"),
-            ("uscc", "report_year"), "never"),
-        Feed("samr_abnormal_list", "csv", "utf-8", _cols(
-            "record_id R text, uscc R uscc, ent_name O text, reason R enum, listed_date R date,"
-            "listed_authority O text, removed_date O date, removed_reason O text, updated_at R timestamp"),
-            ("record_id",), "never"),
-        Feed("samr_penalty", "csv", "utf-8", _cols(
-            "decision_no R text, uscc R uscc, ent_name R text, violation_type R text, legal_basis O text,"
-            "penalty_types R list, fine_amount O amount, confiscated_amount O amount, severity R enum,"
-            "decision_date R date, authority R text, authority_region_code O region, matter_code O text,"
-            "publicity_status O enum, updated_at R timestamp"), ("decision_no",), "never"),
-        Feed("samr_inspection", "csv", "utf-8", _cols(
-            "inspection_id R text, task_id R text, task_type R enum, uscc R uscc, ent_name O text,"
-            "matter_code R text, inspection_date R date, inspector_cert_nos R cert_list, result R enum,"
-            "rectified_date O date, department_code R dept, updated_at R timestamp"), ("inspection_id",), "never"),
-        Feed("tax_credit", "csv", "gb18030", _cols(
-            "纳税人识别号 R taxpayer_id, 纳税人名称 R text, 评价年度 R year, 信用级别 R enum, 欠税余额 O amount,"
-            "更新日期 R date"), ("纳税人识别号", "评价年度"), "never"),
-        Feed("hrss_social_insurance", "jsonl", "utf-8", _cols(
-            "unit_code R unit_code, unit_name R text, period R month, insured_count O int,"
-            "arrears_amount O amount, arrears_months O int, reported_at R timestamp"), ("unit_code", "period"), "never"),
-        Feed("env_penalty", "jsonl", "utf-8", _cols(
-            "case_no R text, unit_code R unit_code, unit_name R text, violation R text, fine O amount,"
-            "decision_date R date, region_code O region, severity O enum, updated_at R timestamp"), ("case_no",), "never"),
-        Feed("court_dishonest", "csv", "utf-8-sig", _cols(
-            "record_id R text, case_code R text, party_name R text, party_type R enum, party_id_no O party_id,"
-            "court_name R text, publish_date R date, performance_status R enum, removed_date O date,"
-            "updated_at R timestamp"), ("record_id",), "never"),
-        Feed("hotline_12345", "jsonl", "utf-8", _cols(
-            "ticket_id R text, received_at R timestamp, channel O enum, category R enum, target_name O text,"
-            "target_address O text, region_code O region, content O text, handling_dept O dept,"
-            "closed_at O timestamp, satisfaction O enum, substantiated O boolean, updated_at R timestamp"),
-            ("ticket_id",), "never"),
-        Feed("sentiment", "jsonl", "utf-8", _cols(
-            "item_id R text, published_at R timestamp, source R enum, title R text, mentioned_names O list,"
-            "polarity O number, heat O int, updated_at R timestamp"), ("item_id",), "never"),
-        Feed("matter_catalog", "csv", "utf-8", _cols(
-            "matter_code R text, main_item_code R text, main_item_name R text, sub_item_name R text,"
-            "department_code R dept, object_type R list, legal_basis O text, level R enum, method R list,"
-            "updated_at R timestamp"), ("matter_code",), "always"),
-        Feed("personnel", "xlsx", "utf-8", _cols(
-            "姓名 R text, 身份证号 O ric, 执法证号 R cert, 部门编码 R dept, 部门名称 O text, 行政区划 R region,"
-            "执法领域 O list, 状态 R enum, 更新时间 R timestamp"), ("执法证号",), "always"),
-        Feed("coop_task_event", "jsonl", "utf-8", _cols(
-            "event_id R text, task_id R text, event_type R enum, from_dept R dept, to_dept O dept, at R timestamp,"
-            "subject_uscc O uscc, matter_code O text, deadline O date, note O text"), ("event_id",), "never"),
-        Feed("license", "csv", "utf-8", _cols(
-            "license_no R text, license_type R enum, holder_uscc R uscc, holder_name O text, issuing_dept R dept,"
-            "issue_date R date, valid_until O date, status R enum, updated_at R timestamp"), ("license_no",), "never"),
-    )
-}
+def delivery_mode(feed: FeedSchema, batch: int) -> str:
+    """The manifest `mode` of a feed's (0-based) `batch`."""
+    return "full" if full_delivery(feed, batch) else "incremental"
 
+
+FEEDS: dict[str, FeedSchema] = derive_feeds(load_all_feeds())
 FEED_IDS: tuple[str, ...] = tuple(FEEDS)

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from regulake.feeds import FeedSchema
+
 from . import defects as D
 from .shaping import QUARANTINE, Shaped
-from .specs import Feed
 
 TRUTH_SCHEMA = pa.schema([
     ("feed_id", pa.string()), ("batch_date", pa.string()), ("file_name", pa.string()),
@@ -49,11 +50,11 @@ class WrittenFile:
     sha256: str
 
 
-def header_names(feed: Feed, layout: FileLayout) -> tuple[list[str], list[int]]:
+def header_names(feed: FeedSchema, layout: FileLayout) -> tuple[list[str], list[int]]:
     """Header as written and, per header position, the index of the standard column (-1 = extra)."""
     idx = list(layout.order) if layout.order else list(range(len(feed.columns)))
     if layout.drop_column:
-        drop = feed.names.index(layout.drop_column)
+        drop = feed.column_names.index(layout.drop_column)
         idx = [i for i in idx if i != drop]
     names = [feed.columns[i].name for i in idx]
     if layout.header_case:
@@ -70,9 +71,9 @@ def write_part(path: Path, shaped: Shaped, rows_idx: list[int], layout: FileLayo
     feed = shaped.feed
     names, idx = header_names(feed, layout)
     defects = [shaped.defect[i] for i in rows_idx]
-    if feed.fmt == "csv":
+    if feed.format == "csv":
         data = _csv_bytes(feed, shaped, rows_idx, names, idx, defects, rng, broken_quote_rate)
-    elif feed.fmt == "jsonl":
+    elif feed.format == "jsonl":
         data = _jsonl_bytes(feed, shaped, rows_idx, idx, defects, rng)
     else:
         data = _xlsx_bytes(feed, shaped, rows_idx, names, idx)
@@ -84,7 +85,7 @@ def write_part(path: Path, shaped: Shaped, rows_idx: list[int], layout: FileLayo
 _EXTRA_VALUES = ("系统导出", "人工核对", "")
 
 
-def _csv_bytes(feed: Feed, shaped: Shaped, rows_idx: list[int], names: list[str], idx: list[int],  # noqa: C901
+def _csv_bytes(feed: FeedSchema, shaped: Shaped, rows_idx: list[int], names: list[str], idx: list[int],  # noqa: C901
                defects: list, rng: np.random.Generator, broken_quote_rate: float) -> bytes:
     encoding = "gb18030" if feed.encoding == "gb18030" else "utf-8"
     chunks: list[bytes] = []
@@ -109,7 +110,7 @@ def _csv_bytes(feed: Feed, shaped: Shaped, rows_idx: list[int], names: list[str]
                for j in idx]
         d = defects[pos]
         if pos == n - 1 and broken_last and not any(ch in v for v in out for ch in ',"\n\r'):
-            texts = [k for k, j in enumerate(idx) if j >= 0 and feed.columns[j].kind == "text" and out[k]
+            texts = [k for k, j in enumerate(idx) if j >= 0 and feed.columns[j].type == "text" and out[k]
                      and k < len(out) - 1]
             if texts:
                 writer.writerows(plain)
@@ -138,9 +139,9 @@ def _csv_bytes(feed: Feed, shaped: Shaped, rows_idx: list[int], names: list[str]
     return b"".join(chunks)
 
 
-def _jsonl_bytes(feed: Feed, shaped: Shaped, rows_idx: list[int], idx: list[int], defects: list,
+def _jsonl_bytes(feed: FeedSchema, shaped: Shaped, rows_idx: list[int], idx: list[int], defects: list,
                  rng: np.random.Generator) -> bytes:
-    names = feed.names
+    names = feed.column_names
     lines: list[str] = []
     chunks: list[bytes] = []
     dumps = json.JSONEncoder(ensure_ascii=False).encode
@@ -166,7 +167,7 @@ def _jsonl_bytes(feed: Feed, shaped: Shaped, rows_idx: list[int], idx: list[int]
     return b"".join(chunks)
 
 
-def _xlsx_bytes(feed: Feed, shaped: Shaped, rows_idx: list[int], names: list[str], idx: list[int]) -> bytes:
+def _xlsx_bytes(feed: FeedSchema, shaped: Shaped, rows_idx: list[int], names: list[str], idx: list[int]) -> bytes:
     import xlsxwriter
 
     buf = io.BytesIO()

@@ -134,9 +134,7 @@ def silver_frames(spark: SparkSession, out_dir: Path | str, feeds: list[str],
 
 def write_silver(spark: SparkSession, settings, frames: dict[str, DataFrame]) -> None:
     """Overwrite silver.<feed_id> of the settings' lake with the frames (benchmarks, tests)."""
-    from regulake.catalog import register_table
+    from regulake import lake
 
     for feed_id, df in frames.items():
-        df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(
-            settings.table_path("silver", feed_id))
-        register_table(spark, settings.lake_root, "silver", feed_id)
+        lake.overwrite(spark, settings, "silver", feed_id, df, options={"overwriteSchema": "true"})

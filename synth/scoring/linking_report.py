@@ -190,13 +190,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     truth_dir = args.truth / "truth" if (args.truth / "truth").is_dir() else args.truth
 
+    from regulake import lake
     from regulake.config import load_settings
     from regulake.spark import get_spark
 
     settings = load_settings(lake_root=args.lake)
     spark = get_spark(settings, app_name="regulake-linking-report")
-    xref = spark.read.format("delta").load(settings.table_path("gold", "entity_xref"))
-    registered = spark.read.format("delta").load(settings.table_path("silver", "samr_enterprise")).select("uscc")
+    xref = lake.load(spark, settings, "gold", "entity_xref")
+    registered = lake.load(spark, settings, "silver", "samr_enterprise").select("uscc")
     tables = run_report(spark, truth_dir, xref, registered)
     meta = {"generated_at": datetime.now().isoformat(timespec="seconds"), "truth": str(args.truth),
             "lake": str(args.lake), "description": args.description}

@@ -1,7 +1,12 @@
-"""Estimate the name-linking model from generator truth and write it into conf/linking.yaml.
+"""Estimate the name-linking model from generator truth and write conf/linking_model.json.
 
+    make train-linking                                               # generate the training data, then train
     python -m synth.scoring.linking_train --generated DIR            # landing + truth of `regulake generate`
     python -m synth.scoring.linking_train --truth DIR --lake DIR     # silver of a pipeline run + its truth
+
+conf/linking.yaml `model:` holds the comparison levels (labels and SQL, maintained by
+hand); conf/linking_model.json, generated here and never edited, holds what is
+estimated: the prior and each non-null level's m and u, by comparison and label.
 
 Supervised Fellegi-Sunter: every blocked (mention, enterprise) pair of the name-routed
 mentions is labelled by the truth (match = the mention's true enterprise). For each
@@ -19,8 +24,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
-import re
 import uuid
 from pathlib import Path
 
@@ -110,25 +115,35 @@ def calibration(pairs: DataFrame, config: LinkingConfig, probabilities=(0.5, 0.8
     return pd.DataFrame(rows)
 
 
+GENERATED_BY = ("synth/scoring/linking_train.py (make train-linking) from generator truth, for the comparison "
+                "levels of conf/linking.yaml `model:`. Do not edit: retrain.")
+_STATS = ("prior", "pairs", "matches")
+
+
+def render_model(model: dict) -> str:
+    """The model file's text: the prior, the training counts, then m and u per comparison and level
+    label (6 significant digits), one level a line."""
+    comparisons = [name for name in model if name not in _STATS]
+    lines = ["{",
+             f'  "_generated_by": {json.dumps(GENERATED_BY)},',
+             f'  "probability_two_random_records_match": {json.dumps(model["prior"])},',
+             f'  "pairs": {json.dumps(model.get("pairs"))},',
+             f'  "matches": {json.dumps(model.get("matches"))},',
+             '  "comparisons": {']
+    for i, name in enumerate(comparisons):
+        lines.append(f"    {json.dumps(name)}: {{")
+        levels = model[name]
+        for j, (label, m, u) in enumerate(levels):
+            numbers = json.dumps({"m": float(f"{m:.6g}"), "u": float(f"{u:.6g}")})
+            lines.append(f"      {json.dumps(label, ensure_ascii=False)}: {numbers}{',' if j < len(levels) - 1 else ''}")
+        lines.append("    }" + ("," if i < len(comparisons) - 1 else ""))
+    lines += ["  }", "}", ""]
+    return "\n".join(lines)
+
+
 def write_model(model: dict, path: Path) -> None:
-    """Rewrite the m/u numbers and the prior in place, keeping the file's comments and layout."""
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    comparison = None
-    out = []
-    for line in lines:
-        head = re.match(r"\s*- output_column_name:\s*(\S+)", line)
-        if head:
-            comparison = head.group(1)
-        if line.strip().startswith("probability_two_random_records_match:"):
-            line = re.sub(r":\s*[0-9.eE-]+", f": {model['prior']}", line, count=1)
-        label = re.search(r"label:\s*([^,]+),", line)
-        if comparison in model and label and "m:" in line:
-            for lab, m, u in model[comparison]:
-                if lab == label.group(1).strip():
-                    line = re.sub(r"m:\s*[0-9.eE-]+", f"m: {m:.6g}", line)
-                    line = re.sub(r"u:\s*[0-9.eE-]+", f"u: {u:.6g}", line)
-        out.append(line)
-    path.write_text("".join(out), encoding="utf-8")
+    """Write the estimated model (see `estimate`) to the model file, replacing it."""
+    path.write_text(render_model(model), encoding="utf-8")
 
 
 def _silver(spark: SparkSession, args: argparse.Namespace, config: LinkingConfig) -> dict[str, DataFrame]:
@@ -147,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generated", type=Path, help="output folder of `regulake generate` (landing + truth)")
     parser.add_argument("--truth", type=Path, help="truth folder, with --lake")
     parser.add_argument("--lake", type=Path, help="lake root whose silver to train on, with --truth")
-    parser.add_argument("--dry-run", action="store_true", help="print, do not rewrite conf/linking.yaml")
+    parser.add_argument("--dry-run", action="store_true", help="print, do not rewrite conf/linking_model.json")
     args = parser.parse_args(argv)
     if not args.generated and not (args.truth and args.lake):
         parser.error("give --generated DIR, or --truth DIR and --lake DIR")
@@ -169,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         name = comp["output_column_name"]
         print(pd.DataFrame(model[name], columns=["level", "m", "u"]).to_string(index=False))
     if not args.dry_run:
-        write_model(model, config.path)
+        write_model(model, config.model_path)
         config = load_linking_config()
         with scoring.splink_session(spark) as db_api:
             pairs = labelled_pairs(db_api, silver, truth, config).localCheckpoint()

@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     from jobs.inspection import job as inspection_job
     from jobs.risk import job as risk_job
     from jobs.risk.config import load_risk_config
-    from jobs.risk.store import read_table
+    from regulake import lake
     from regulake.config import load_settings
     from regulake.spark import get_spark
     from regulake.stage import StageContext
@@ -168,14 +168,14 @@ def main(argv: list[str] | None = None) -> int:
             risk_job.run(StageContext(settings, "risk-report", day, session=spark))
         inspection_job.run(StageContext(settings, "risk-report", as_of, session=spark))
 
-    all_classes = read_table(spark, settings, "enterprise_risk_class")
+    all_classes = lake.read(spark, settings, "gold", "enterprise_risk_class")
     if all_classes is None:
         raise SystemExit("gold.enterprise_risk_class does not exist: run with --classify")
     classes = all_classes.where(F.col("as_of_date") == F.lit(as_of)).toPandas()
     if classes.empty:
         raise SystemExit(f"no classes as of {as_of}: run with --classify")
-    regions = read_table(spark, settings, "dim_region").select("region_code", "prefecture_name").toPandas()
-    industries = read_table(spark, settings, "dim_industry").select("industry_code", "section_name").toPandas()
+    regions = lake.read(spark, settings, "gold", "dim_region").select("region_code", "prefecture_name").toPandas()
+    industries = lake.read(spark, settings, "gold", "dim_industry").select("industry_code", "section_name").toPandas()
     classes = classes.merge(regions, on="region_code", how="left").merge(industries, on="industry_code", how="left")
 
     inspected = future.rename(columns={"uscc": "entity_id"}).merge(
@@ -190,9 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     if not done.isEmpty():
         transitions = (done.groupBy("previous_as_of_date", "as_of_date", "previous_class", "risk_class").count()
                        .withColumnRenamed("count", "n").orderBy("as_of_date", "previous_class", "risk_class").toPandas())
-    plan_table = read_table(spark, settings, "inspection_plan")
+    plan_table = lake.read(spark, settings, "gold", "inspection_plan")
     plan = None if plan_table is None else plan_table.where(F.col("as_of_date") == F.lit(as_of)).toPandas()
-    warning_table = read_table(spark, settings, "risk_warning")
+    warning_table = lake.read(spark, settings, "gold", "risk_warning")
     warnings = None if warning_table is None else warning_table.toPandas()
 
     command = f"--data {args.data} --lake {args.lake} --as-of {as_of}"

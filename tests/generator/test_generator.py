@@ -14,7 +14,7 @@ import pytest
 
 from regulake.identifiers import is_valid_ric, is_valid_uscc
 from synth.generator import generate
-from synth.generator.specs import FEEDS
+from synth.generator.specs import FEEDS, delivery_mode
 
 from .conftest import landing_files
 
@@ -63,10 +63,9 @@ def test_manifests(small_run):
         assert set(manifest) == {"feed_id", "batch_date", "mode", "files", "produced_at"}
         assert manifest["feed_id"] == feed and manifest["batch_date"] == batch
         assert re.fullmatch(rf"{batch[:4]}-{batch[4:6]}-{batch[6:]}T2[1-3]:\d\d:00\+08:00", manifest["produced_at"])
-        full = FEEDS[feed].full == "always" or (FEEDS[feed].full == "first" and batch == "20240131")
-        assert manifest["mode"] == ("full" if full else "incremental")
+        assert manifest["mode"] == delivery_mode(FEEDS[feed], small_run.batch_dates.index(batch))
         for entry in manifest["files"]:
-            assert re.fullmatch(rf"part-\d{{4}}\.{FEEDS[feed].ext}", entry["name"])
+            assert re.fullmatch(rf"part-\d{{4}}\.{FEEDS[feed].file_extension}", entry["name"])
             part = folder / entry["name"]
             assert part.stat().st_mtime_ns <= manifest_path.stat().st_mtime_ns  # manifest written last
             truth_rows = int(((records.feed_id == feed) & (records.batch_date == batch)
@@ -80,12 +79,12 @@ def test_file_encodings_and_headers(small_run):
     court = (small_run.landing / "court_dishonest/20240131/part-0001.csv").read_bytes()
     assert court.startswith(b"\xef\xbb\xbf")
     tax = (small_run.landing / "tax_credit/20240131/part-0001.csv").read_bytes()
-    assert tax.split(b"\n")[0].decode("gb18030") == ",".join(FEEDS["tax_credit"].names)
+    assert tax.split(b"\n")[0].decode("gb18030") == ",".join(FEEDS["tax_credit"].column_names)
     with pytest.raises(UnicodeDecodeError):
         tax.decode("utf-8")
     book = openpyxl.load_workbook(small_run.landing / "personnel/20240131/part-0001.xlsx", read_only=True)
     header = next(book.worksheets[0].iter_rows(values_only=True))
-    assert list(header) == FEEDS["personnel"].names
+    assert list(header) == FEEDS["personnel"].column_names
     for line in (small_run.landing / "sentiment/20240131/part-0001.jsonl").read_text(encoding="utf-8").splitlines()[:20]:
         assert line.startswith("{")
     enterprise = (small_run.landing / "samr_enterprise/20240131/part-0001.csv").read_text(encoding="utf-8")

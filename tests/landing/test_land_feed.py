@@ -11,6 +11,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from jobs.landing import audit, bronze
 from jobs.landing import job as landing_job
+from regulake import lake
 from regulake.feeds import load_feed
 from tests.stages import context
 
@@ -156,7 +157,7 @@ def test_a_killed_run_neither_duplicates_nor_loses(spark, fresh_lake, tmp_path, 
     with pytest.raises(RuntimeError):
         landing_job.run(context(spark, fresh_lake, "killed-1", landing=str(root), feed_id=FEED))
     monkeypatch.undo()
-    assert not bronze.bronze_exists(spark, fresh_lake, FEED)
+    assert not lake.exists(spark, fresh_lake, "bronze", FEED)
     assert not list((tmp_path / "lake" / ".staging" / "landing" / FEED).iterdir())
 
     # 2. Killed after the bronze commit, before quarantine and log.

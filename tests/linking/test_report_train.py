@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -83,22 +84,45 @@ def test_estimate_gives_smoothed_m_and_u_per_level(spark):
     assert (u_same, u_other) == pytest.approx(((3 + 1) / (10 + 2), (7 + 1) / (10 + 2)))
 
 
-def test_write_model_rewrites_numbers_and_keeps_comments(tmp_path):
-    path = tmp_path / "linking.yaml"
-    path.write_text(
-        "model:\n"
-        "  probability_two_random_records_match: 0.05  # prior\n"
-        "  comparisons:\n"
-        "    - output_column_name: legal_form\n"
-        "      comparison_levels:\n"
-        "        - {label: form unknown, sql: \"x IS NULL\", is_null_level: true}\n"
-        "        - {label: same family, sql: \"a = b\", m: 0.9, u: 0.7}  # keep me\n"
-        "        - {label: other family, sql: \"ELSE\", m: 0.1, u: 0.3}\n",
-        encoding="utf-8",
-    )
-    train.write_model({"prior": 0.25, "legal_form": [("same family", 0.99, 0.5), ("other family", 0.01, 0.5)]},
-                      path)
-    text = path.read_text(encoding="utf-8")
-    assert "probability_two_random_records_match: 0.25  # prior" in text
-    assert "{label: same family, sql: \"a = b\", m: 0.99, u: 0.5}  # keep me" in text
-    assert "{label: other family, sql: \"ELSE\", m: 0.01, u: 0.5}" in text
+def _estimated(config, m=0.123456789, u=0.5) -> dict:
+    """A model in the form `train.estimate` returns, for the levels of `config`."""
+    model: dict = {"prior": 0.25, "pairs": 8, "matches": 2}
+    for comp in config.model["comparisons"]:
+        model[comp["output_column_name"]] = [(level["label"], m, u) for level in comp["comparison_levels"]
+                                             if not level.get("is_null_level")]
+    return model
+
+
+def test_write_model_writes_the_file_the_config_reads(tmp_path):
+    config = load_linking_config()
+    path = tmp_path / "linking_model.json"
+    train.write_model(_estimated(config), path)
+    assert json.loads(path.read_text(encoding="utf-8"))["_generated_by"].startswith("synth/scoring/linking_train.py")
+    model = load_linking_config(model_path=path).model
+    assert model["probability_two_random_records_match"] == 0.25
+    levels = [level for comp in model["comparisons"] for level in comp["comparison_levels"]]
+    assert {(level["m"], level["u"]) for level in levels if not level.get("is_null_level")} == {(0.123457, 0.5)}
+    # the levels themselves (labels, SQL, null levels) are conf/linking.yaml's
+    assert [[(lv["label"], lv["sql"]) for lv in c["comparison_levels"]] for c in model["comparisons"]] == \
+        [[(lv["label"], lv["sql"]) for lv in c["comparison_levels"]] for c in config.model["comparisons"]]
+
+
+def test_committed_model_is_in_the_layout_the_trainer_writes():
+    config = load_linking_config()
+    text = config.model_path.read_text(encoding="utf-8")
+    trained = json.loads(text)
+    estimated = {"prior": trained["probability_two_random_records_match"], "pairs": trained["pairs"],
+                 "matches": trained["matches"]}
+    for name, levels in trained["comparisons"].items():
+        estimated[name] = [(label, numbers["m"], numbers["u"]) for label, numbers in levels.items()]
+    assert train.render_model(estimated) == text
+
+
+def test_a_level_the_model_file_lacks_is_refused(tmp_path):
+    config = load_linking_config()
+    model = _estimated(config)
+    model["legal_form"] = model["legal_form"][:1]  # "other family" untrained
+    path = tmp_path / "linking_model.json"
+    train.write_model(model, path)
+    with pytest.raises(ValueError, match="other family.*make train-linking"):
+        load_linking_config(model_path=path)

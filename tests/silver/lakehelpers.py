@@ -14,10 +14,11 @@ from datetime import datetime
 
 from pyspark.sql import SparkSession
 
-from jobs.landing.audit import DELIVERY_LOG_SCHEMA, QUARANTINE_SCHEMA, ensure_table
 from jobs.landing.bronze import bronze_spark_schema
+from regulake import lake
 from regulake.config import Settings
 from regulake.feeds import FeedSchema, load_feed
+from regulake.lake import DELIVERY_LOG_SCHEMA, QUARANTINE_SCHEMA
 
 INGESTED_AT = datetime(2024, 4, 1, 2, 0, 0)
 
@@ -55,12 +56,10 @@ class FakeLanding:
             quarantine = self.spark.createDataFrame(
                 [(feed_id, batch_date, file_name, n, "parse_error", "wrong number of fields", "a,b", "landing",
                   INGESTED_AT, delivery_id) for n in range(1, landing_quarantined + 1)], QUARANTINE_SCHEMA)
-            path = ensure_table(self.spark, self.settings, "quarantine", QUARANTINE_SCHEMA)
-            quarantine.write.format("delta").mode("append").save(path)
+            lake.audit_append(self.spark, self.settings, "quarantine", quarantine)
         entry = self.spark.createDataFrame(
             [(feed_id, batch_date, "loaded", None, len(records) + landing_quarantined, INGESTED_AT, delivery_id,
               "test-run", f"landing/{feed_id}/{batch_date}", mode, 1, len(records), landing_quarantined)],
             DELIVERY_LOG_SCHEMA)
-        path = ensure_table(self.spark, self.settings, "delivery_log", DELIVERY_LOG_SCHEMA)
-        entry.write.format("delta").mode("append").save(path)
+        lake.audit_append(self.spark, self.settings, "delivery_log", entry)
         return delivery_id

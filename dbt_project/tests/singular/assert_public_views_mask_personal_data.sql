@@ -1,18 +1,24 @@
 -- No public view shows a full resident identity card number or a full person name
 -- (standard §3 RIC: 17 digits + digit/X). Rows returned are leaks.
 
-select 'dim_officer' as view_name, officer_ric_masked as leaked_value
+select
+    'dim_officer' as view_name,
+    officer_ric_masked as leaked_value
 from {{ ref('pub_dim_officer') }}
 where officer_ric_masked rlike '^[0-9]{17}[0-9Xx]$' or officer_name_masked not like '%*'
 
 union all
 
-select 'enterprise_legal_representative', person_ric_masked
+select
+    'enterprise_legal_representative' as view_name,
+    person_ric_masked as leaked_value
 from {{ ref('pub_enterprise_legal_representative') }}
 where person_ric_masked rlike '^[0-9]{17}[0-9Xx]$' or person_name_masked not like '%*'
 
 union all
 
-select 'fct_court_dishonest', party_id_no
+select
+    'fct_court_dishonest' as view_name,
+    party_id_no as leaked_value
 from {{ ref('pub_fct_court_dishonest') }}
 where is_natural_person and (party_id_no rlike '^[0-9]{17}[0-9Xx]$' or party_name not like '%*')

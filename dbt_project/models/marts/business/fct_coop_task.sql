@@ -71,7 +71,7 @@ lifecycle as (
         {{ hours_between('initiated_at', 'closed_at') }} as total_hours,
         -- milestones that are present follow the lifecycle order
         array_compact(array(initiated_at, dispatched_at, handled_at, fed_back_at, closed_at))
-            = array_sort(array_compact(array(initiated_at, dispatched_at, handled_at, fed_back_at, closed_at)))
+        = array_sort(array_compact(array(initiated_at, dispatched_at, handled_at, fed_back_at, closed_at)))
             as is_sequence_consistent,
         case
             when deadline is not null then greatest(
@@ -94,7 +94,11 @@ final as (
 )
 
 select * from final
-where {{ changed_since_last_build() }}
-{% if is_incremental() %}
-    or task_id in (select task_id from {{ this }} where closed_at is null)
-{% endif %}
+where
+    {{ changed_since_last_build() }}
+    {% if is_incremental() %}
+    or task_id in (
+        select built.task_id from {{ this }} as built
+        where built.closed_at is null
+    )
+    {% endif %}

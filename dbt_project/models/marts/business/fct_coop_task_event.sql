@@ -20,5 +20,9 @@ events as (
 
 select * from events
 {% if is_incremental() %}
-where task_id in (select task_id from events where {{ changed_since_last_build() }})
+where
+    task_id in (
+        select changed.task_id from events as changed
+        where {{ changed_since_last_build() }}
+    )
 {% endif %}

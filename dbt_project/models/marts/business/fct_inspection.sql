@@ -19,7 +19,11 @@ inspections as (
 )
 
 select * from inspections
-where {{ changed_since_last_build() }}
-{% if is_incremental() %}
-    or inspection_id in (select inspection_id from {{ this }} where rectification_status = 'pending')
-{% endif %}
+where
+    {{ changed_since_last_build() }}
+    {% if is_incremental() %}
+    or inspection_id in (
+        select built.inspection_id from {{ this }} as built
+        where built.rectification_status = 'pending'
+    )
+    {% endif %}

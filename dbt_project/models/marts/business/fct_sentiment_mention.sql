@@ -34,7 +34,7 @@ mentions as (
 
     from items
 
-    lateral view posexplode(items.mentioned_names) mentioned as mention_pos, mentioned_name
+        lateral view posexplode(items.mentioned_names) mentioned as mention_pos, mentioned_name
 
 ),
 

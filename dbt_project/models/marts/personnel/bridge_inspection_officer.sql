@@ -27,7 +27,7 @@ assignments as (
 
     from inspections
 
-    lateral view explode(inspections.inspector_cert_nos) cert as cert_no
+        lateral view explode(inspections.inspector_cert_nos) cert as cert_no
 
 ),
 

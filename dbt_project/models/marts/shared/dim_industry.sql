@@ -11,14 +11,21 @@ industries as (
 
 sections as (
 
-    select section, name from industries
+    select
+        section,
+        name
+    from industries
     where division is null
 
 ),
 
 divisions as (
 
-    select section, division, name from industries
+    select
+        section,
+        division,
+        name
+    from industries
     where division is not null
 
 ),

@@ -28,7 +28,8 @@ changed as (
     left join {{ this }} as built
         on built.enterprise_version_id = history.enterprise_version_id
 
-    where built.enterprise_version_id is null
+    where
+        built.enterprise_version_id is null
         or not (
             built.valid_to <=> history.valid_to
             and built.is_current <=> history.is_current
