@@ -8,8 +8,14 @@ PORT  ?= 10000
 # The generator's batches are month ends from 2024-01-31; classify and score on the last one
 # (today's date would find every window empty).
 DEMO_AS_OF ?= 2024-03-31
+# The Python that `make lint` checks (whichever of these folders exist).
+PY_DIRS := $(wildcard apps benchmarks dags jobs regulake scripts synth tests)
+# `make train-linking`: the generated data the committed name-linking model is trained on.
+TRAIN_DIR         ?= .train/linking
+TRAIN_ENTERPRISES ?= 10000
+TRAIN_SEED        ?= 21
 
-.PHONY: setup demo test lint lock airflow serve clean
+.PHONY: setup demo test lint generate check-generated train-linking lock airflow serve clean
 
 setup:            ## idempotent: .venv, Python stack from the lock, JVM jars, Java check
 	@bash scripts/setup.sh
@@ -31,8 +37,19 @@ demo: setup       ## generate a small landing, run the main DAG over it, print a
 test: setup       ## the whole suite (what CI runs)
 	$(BIN)/python -m pytest
 
-lint: setup
-	$(BIN)/ruff check regulake jobs dags tests
+lint: setup       ## ruff over the Python, sqlfluff over dbt_project/ (.sqlfluff, .sqlfluffignore)
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/sqlfluff lint dbt_project
+
+generate: setup   ## regenerate every derived file: dbt sources, staging docs, seeds, public view docs (+ GX suites for review)
+	$(BIN)/python scripts/generate.py
+
+check-generated: setup  ## fail, naming the file, when a committed derived file is stale (rerun `make generate`)
+	$(BIN)/python scripts/generate.py --check
+
+train-linking: setup  ## slow: generate training data, retrain the name-linking model into conf/linking_model.json
+	$(BIN)/regulake generate --out $(TRAIN_DIR) --enterprises $(TRAIN_ENTERPRISES) --seed $(TRAIN_SEED) --no-progress
+	$(BIN)/python -m synth.scoring.linking_train --generated $(TRAIN_DIR)
 
 lock:             ## re-resolve requirements.lock (production + dev group) and requirements-prod.lock (same pins, no dev)
 	$(BIN)/uv pip compile --python-version 3.11 pyproject.toml --group dev -o requirements.lock -q --no-header
@@ -45,4 +62,11 @@ airflow: setup    ## Airflow itself (API server + UI, scheduler, DAG processor) 
 	$(BIN)/regulake airflow
 
 clean:
-	rm -rf $(DEMO) .airflow .state
+	rm -rf $(DEMO) .airflow .state .train
+
+# `make bench`: the whole-pipeline benchmark at one size, a point of the cost curve (100000, 200000, 400000 ...).
+ENTERPRISES ?= 100000
+BATCHES     ?= 4
+.PHONY: bench
+bench: setup      ## slow: full / incremental / nothing-new runs vs a raw-copy floor → benchmarks/results/pipeline.md
+	$(BIN)/python benchmarks/pipeline.py --enterprises $(ENTERPRISES) --batches $(BATCHES)

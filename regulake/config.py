@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = PROJECT_ROOT / "conf"
@@ -159,12 +159,65 @@ class PipelineConfig(StrictModel):
     landing_root: str = "landing"
 
 
+class MaintenanceConfig(StrictModel):
+    """`maintenance:` — the weekly Delta table maintenance (jobs/maintenance, dags/regulake_maintenance.py)."""
+
+    layers: list[str] = Field(default_factory=lambda: ["bronze", "silver", "gold", "audit"])
+    # Time travel kept for the audit window: VACUUM never deletes a file removed less than this long
+    # ago. 168 h (Delta's own default of 7 days) is the floor.
+    vacuum_retain_hours: int = Field(720, ge=168)
+    # How long the transaction log keeps old versions; at least vacuum_retain_hours.
+    log_retention_hours: int = 720
+    # "layer.table": [columns] to OPTIMIZE ... ZORDER BY; every other table is only bin-packed.
+    zorder: dict[str, list[str]] = Field(default_factory=dict)
+    # Extra Delta table properties set on every table (retention properties are derived from the hours).
+    table_properties: dict[str, str] = Field(default_factory=dict)
+    # Recompute Delta's per-file statistics (data skipping) for files written without them.
+    compute_stats: bool = True
+    conflict_retries: int = Field(3, ge=0)
+    conflict_backoff_seconds: float = Field(30.0, ge=0)
+    # Tasks VACUUM uses to list a table's folders (Spark's default, 10,000, is for huge tables).
+    vacuum_listing_parallelism: int = Field(8, ge=1)
+    # Record VACUUM START/END commits in each table's history (a new version per table per run).
+    log_vacuum: bool = False
+
+    @field_validator("table_properties", mode="before")
+    @classmethod
+    def _lower_bools(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: str(v).lower() if isinstance(v, bool) else v for k, v in value.items()}
+        return {} if value is None else value
+
+    @field_validator("zorder", mode="before")
+    @classmethod
+    def _no_zorder(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("table_properties")
+    @classmethod
+    def _delta_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not key.startswith("delta."):
+                raise ValueError(f"{key!r} is not a Delta table property (delta.*)")
+            if key in ("delta.logRetentionDuration", "delta.deletedFileRetentionDuration"):
+                raise ValueError(f"{key} is derived from log_retention_hours / vacuum_retain_hours; set those")
+        return value
+
+    @model_validator(mode="after")
+    def _log_outlives_files(self) -> MaintenanceConfig:
+        if self.log_retention_hours < self.vacuum_retain_hours:
+            raise ValueError(f"log_retention_hours ({self.log_retention_hours}) must be at least "
+                             f"vacuum_retain_hours ({self.vacuum_retain_hours}), or time travel breaks first")
+        return self
+
+
 class RegulakeConfig(StrictModel):
     lake: LakeConfig
     spark: SparkConfig
     airflow: AirflowConfig
     serve: ServeConfig = Field(default_factory=ServeConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
 
 
 def _deep_merge(base: dict, extra: dict) -> dict:

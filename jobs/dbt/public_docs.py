@@ -3,22 +3,20 @@
 Every public view (`dbt_project/models/public/pub_*.sql`) selects named columns of
 gold marts, some of them masked. Its column descriptions are the marts' own
 (models/marts/**/_*.yml), with a note on masked columns, so the BI docs never
-drift from gold. Writes `models/public/_public__models.yml`; run
-`python -m jobs.dbt.public_docs` after changing a public view or a mart's docs,
-`--check` exits 1 when the committed file is out of date.
+drift from gold. Renders `models/public/_public__models.yml`: `make generate` rewrites it
+after a public view or a mart's docs change; `make check-generated` fails when the
+committed file is out of date (scripts/generate.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from jobs.dbt.config import GENERATED_HEADER, MODELS_DIR, write_generated
+from jobs.dbt.config import GENERATED_HEADER, MODELS_DIR
 
 PUBLIC_DIR = MODELS_DIR / "public"
 PUBLIC_DOCS = PUBLIC_DIR / "_public__models.yml"
@@ -94,13 +92,3 @@ def render_public_docs() -> dict[Path, str]:
     text = yaml.dump({"version": 2, "models": models}, Dumper=_NoAliases, allow_unicode=True, sort_keys=False,
                      width=110)
     return {PUBLIC_DOCS: HEADER + text}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the generated docs are out of date")
-    return write_generated(render_public_docs(), parser.parse_args(argv).check)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

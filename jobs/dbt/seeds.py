@@ -4,19 +4,17 @@
 department codes of standard §3; the normalisers validate silver against them,
 so the dimensions must be built from exactly the same rows. This copies them to
 `dbt_project/seeds/ref_*.csv` (departments get their English names from
-conf/dbt.yaml). Run `python -m jobs.dbt.seeds`; `--check` exits 1 when a
-committed seed differs from what would be written.
+conf/dbt.yaml). `make generate` rewrites them; `make check-generated` fails when a
+committed seed differs from what would be written (scripts/generate.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
-import sys
 from pathlib import Path
 
-from jobs.dbt.config import SEEDS_DIR, load_dbt_config, write_generated
+from jobs.dbt.config import SEEDS_DIR, load_dbt_config
 from regulake.reference import DEPARTMENTS_CSV, load_industries, load_regions
 
 
@@ -40,13 +38,3 @@ def render_seeds() -> dict[Path, str]:
         SEEDS_DIR / "ref_industries.csv": _csv(["section", "division", "name"], industries),
         SEEDS_DIR / "ref_departments.csv": _csv(["code", "no", "name", "name_en"], departments),
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if a seed is out of date")
-    return write_generated(render_seeds(), parser.parse_args(argv).check)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

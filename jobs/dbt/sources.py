@@ -10,15 +10,13 @@ silver feeds:
   docs and data tests (each version once and one current version per key,
   canonical enum labels and list items), all derived from the feed schema.
 
-Run `python -m jobs.dbt.sources` after changing a schema or the glossary;
-`--check` exits 1 when a committed file differs from what would be generated.
+`make generate` rewrites them after a schema or the glossary changes; `make check-generated`
+fails when a committed one differs from what would be generated (scripts/generate.py).
 The staging SQL is hand-written; tests/dbt checks it selects exactly these columns.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,6 @@ from jobs.dbt.config import (
     DbtConfig,
     StagingName,
     load_dbt_config,
-    write_generated,
 )
 from regulake.feeds import Column, FeedSchema, load_all_feeds
 from regulake.normalize import spark_type
@@ -184,13 +181,3 @@ def render_all() -> dict[Path, str]:
 
 def _dump(data: Any) -> str:
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=110, default_flow_style=False)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if a generated file is out of date")
-    return write_generated(render_all(), parser.parse_args(argv).check)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -24,21 +24,25 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow.fs as pafs
 from pyspark.sql import SparkSession
 
 from jobs.landing import audit, bronze, storage
+from jobs.landing.config import LandingLimits, landing_limits
 from jobs.landing.manifest import (
     MANIFEST_NAME,
     Manifest,
     ManifestError,
+    batch_day,
     parse_manifest,
     state_delivery_id,
 )
-from jobs.landing.readers import READERS, FileResult
+from jobs.landing.readers import READERS, FileResult, FileUnreadable
 from regulake import lake
 from regulake.config import Settings
 from regulake.feeds import FeedSchema, feed_ids, load_feed
@@ -122,27 +126,62 @@ def discover(landing_root: str) -> list[str]:
 # --- 1. classify ------------------------------------------------------------------------
 
 
+def landing_date(settings: Settings | None = None) -> date:
+    """Today in the lake's time zone (the standard's Asia/Shanghai): what "later than landing" means."""
+    zone = "Asia/Shanghai"
+    if settings is not None:
+        zone = str((settings.spark.get("conf") or {}).get("spark.sql.session.timeZone", zone))
+    return datetime.now(tz=ZoneInfo(zone)).date()
+
+
+def manifest_problem(schema: FeedSchema, delivery: Delivery, today: date,
+                     limits: LandingLimits) -> tuple[str, str] | None:
+    """(code, detail) when a well-formed manifest still cannot be trusted for this folder, else None.
+
+    A batch date is the day the department cut the extract and names the folder (standard §1):
+    one later than the landing date (plus a small clock skew) or another than the folder's is
+    an error of the extract, and a `full` delivery to a feed that only takes increments would
+    end the currency of every record it does not hold.
+    """
+    manifest = delivery.manifest
+    latest = today + timedelta(days=limits.batch_date_max_future_days)
+    if batch_day(manifest.batch_date) > latest:
+        return ("manifest_invalid", f"batch_date {manifest.batch_date} is later than the landing date "
+                f"{today:%Y%m%d} allows (at most {limits.batch_date_max_future_days} day(s) ahead)")
+    if manifest.batch_date != delivery.folder:
+        return ("manifest_batch_date_mismatch",
+                f"manifest batch_date {manifest.batch_date}, folder {delivery.folder}")
+    if manifest.mode == "full" and "full" not in schema.modes:
+        return ("mode_not_declared",
+                f"full (schemas/{schema.feed_id}.yaml allows {', '.join(schema.modes)})")
+    return None
+
+
 def classify(
     schema: FeedSchema,
     delivery: Delivery,
     logged: dict[tuple[str, str], str],
     in_run: dict[str, str],
     manifest_bytes: bytes | None,
+    today: date | None = None,
+    limits: LandingLimits | None = None,
 ) -> Delivery:
     """Decide what can be decided from the listing and manifest alone (pure: no I/O).
 
     `logged`: {(delivery_id, status): location} already in the delivery log.
     `in_run`: {delivery_id: location} of candidates earlier in this run.
+    `today`: the landing date (default: today in Asia/Shanghai).
     Leaves `status` None for a candidate that must be read.
     """
     feed_id = schema.feed_id
+    limits = limits or landing_limits()
     if manifest_bytes is None:
         state_id = state_delivery_id(INCOMPLETE, feed_id, delivery.location, *delivery.fingerprint)
         delivery.logged = (state_id, INCOMPLETE) not in logged
         files = len(delivery.listing)
         return delivery.decide(INCOMPLETE, f"missing_manifest: no {MANIFEST_NAME} yet ({files} files)", state_id)
     try:
-        delivery.manifest = parse_manifest(manifest_bytes, feed_id)
+        delivery.manifest = parse_manifest(manifest_bytes, feed_id, limits.max_manifest_bytes)
     except ManifestError as error:
         state_id = state_delivery_id(REJECTED, feed_id, delivery.location, *delivery.fingerprint)
         delivery.logged = (state_id, REJECTED) not in logged
@@ -160,6 +199,9 @@ def classify(
     if (state_id, REJECTED) in logged:
         delivery.logged = False  # rejected before and unchanged since
         return delivery.decide(REJECTED, None, state_id)
+    problem = manifest_problem(schema, delivery, today or landing_date(), limits)
+    if problem is not None:
+        return delivery.decide(REJECTED, ": ".join(problem), state_id)
     delivery.delivery_id = content_id
     in_run[content_id] = delivery.location
     return delivery
@@ -179,8 +221,7 @@ def _reject(delivery: Delivery, code: str, detail: str) -> Delivery:
 
 def _read_file(schema: FeedSchema, uri: str, sink: bronze.DeliveryStaging) -> FileResult:
     reader = READERS[schema.format]
-    opener = storage.open_seekable if schema.format == "xlsx" else storage.open_input
-    with opener(uri) as stream:
+    with storage.open_input(uri) as stream:
         return reader(stream, schema, sink)
 
 
@@ -197,7 +238,10 @@ def read_delivery(schema: FeedSchema, delivery: Delivery, staging_root: str) -> 
     landed = quarantined = 0
     for entry in manifest.files:
         delivery.staging.start_file(entry.name)
-        result = _read_file(schema, storage.join(delivery.location, entry.name), delivery.staging)
+        try:
+            result = _read_file(schema, storage.join(delivery.location, entry.name), delivery.staging)
+        except FileUnreadable as error:  # its content, not the storage: the delivery can never load
+            return _reject(delivery, "file_unreadable", f"{entry.name}: {error}")
         if result.sha256 != entry.sha256:
             return _reject(delivery, "sha256_mismatch",
                            f"{entry.name}: manifest {entry.sha256}, delivered file {result.sha256}")
@@ -215,10 +259,8 @@ def read_delivery(schema: FeedSchema, delivery: Delivery, staging_root: str) -> 
         log.warning("%s %s: unknown columns kept in _extra: %s", schema.feed_id, delivery.folder,
                     ", ".join(extra_columns))
         notes.append(f"extra_columns: {', '.join(extra_columns)}")
-    if manifest.mode not in schema.modes:
+    if manifest.mode not in schema.modes:  # an increment to a full-only feed (full ones are rejected)
         notes.append(f"mode_not_declared: {manifest.mode} (schema allows {', '.join(schema.modes)})")
-    if manifest.batch_date != delivery.folder:
-        notes.append(f"batch_date_differs: manifest {manifest.batch_date}, folder {delivery.folder}")
     unlisted = sorted(present - {f.name for f in manifest.files} - {MANIFEST_NAME})
     if unlisted:
         notes.append(f"unlisted_files: {', '.join(unlisted)} (not landed)")
@@ -257,6 +299,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
     logged = audit.read_delivery_log(spark, settings, feed_id)
     _remove_stale_staging(settings, feed_id)
     run_staging = bronze.new_staging_root(settings, feed_id)
+    limits, today = landing_limits(), landing_date(settings)
 
     deliveries: list[Delivery] = []
     in_run: dict[str, str] = {}
@@ -265,9 +308,10 @@ def run(ctx: StageContext) -> dict[str, Any]:
         location = storage.join(feed_uri, folder)
         listing = storage.list_files(location)
         delivery = Delivery(feed_id, folder, location, listing)
-        manifest_bytes = (storage.read_bytes(storage.join(location, MANIFEST_NAME))
+        # One byte more than the limit is enough to reject an oversized manifest.
+        manifest_bytes = (storage.read_bytes(storage.join(location, MANIFEST_NAME), limits.max_manifest_bytes + 1)
                           if any(e.name == MANIFEST_NAME for e in listing) else None)
-        deliveries.append(classify(schema, delivery, logged, in_run, manifest_bytes))
+        deliveries.append(classify(schema, delivery, logged, in_run, manifest_bytes, today, limits))
 
     candidates = [d for d in deliveries if d.status is None]
     try:

@@ -128,9 +128,10 @@ def open_seekable(uri: str):
     return fs.open_input_file(path)
 
 
-def read_bytes(uri: str) -> bytes:
+def read_bytes(uri: str, limit: int | None = None) -> bytes:
+    """The file's bytes (at most `limit` of them)."""
     with open_input(uri) as stream:
-        return stream.read()
+        return stream.read() if limit is None else stream.read(limit)
 
 
 def make_dirs(uri: str) -> None:

@@ -31,7 +31,9 @@ def row_accounting(deliveries: DataFrame, quarantine: DataFrame, copies: DataFra
         F.count(F.when(F.col("stage") == "landing", 1)).alias("rows_quarantined_landing"),
         F.count(F.when(F.col("stage") == "silver", 1)).alias("rows_quarantined_silver"),
     )
-    copied = copies.groupBy("delivery_id").agg(F.count(F.lit(1)).alias("__copies"))
+    # Quarantined copies (null content hash: kept for currency only) are counted as quarantined.
+    copied = copies.where(F.col("content_hash").isNotNull()).groupBy("delivery_id").agg(
+        F.count(F.lit(1)).alias("__copies"))
     accepted = silver.groupBy(F.col("_delivery_id").alias("delivery_id")).agg(
         F.count(F.lit(1)).alias("rows_accepted"))
     joined = (deliveries.join(quarantined, "delivery_id", "left").join(copied, "delivery_id", "left")

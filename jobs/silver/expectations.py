@@ -1,9 +1,9 @@
 """Great Expectations suites built from `schemas/<feed>.yaml`, plus the custom expectations.
 
 The suite of a feed is derived from its schema and `conf/quality.yaml` every
-time it is used, so the two never drift; `expectations/<feed>.json` holds the
-rendered suites for review (`python -m jobs.silver` rewrites
-them; a test fails when they are stale).
+time it is used, so the two never drift. `make generate` (or `python -m jobs.silver`)
+writes the rendered suites to `expectations/<feed>.json` for review; they are not
+committed and nothing reads them.
 
 The suite validates the *checked frame* of one delivery (`jobs.silver.records`):
 normalised candidate values and their `<alias>__status` validity flags.
@@ -257,11 +257,20 @@ def column_expectations(column: Column, quality: FeedQuality, rows: int) -> list
     return found
 
 
-def build_suite(schema: FeedSchema, quality: FeedQuality, rows: int) -> gx.ExpectationSuite:
-    """The GX suite of a feed for one delivery of `rows` records (rows sets `mostly`)."""
+def build_suite(schema: FeedSchema, quality: FeedQuality, rows: int,
+                volume: tuple[int, str] | None = None) -> gx.ExpectationSuite:
+    """The GX suite of a feed for one delivery of `rows` records (rows sets `mostly`).
+
+    `volume` = (minimum records, rule text) for a full delivery that follows another
+    full delivery: a snapshot much smaller than the previous one (header only,
+    truncated) would end the currency of every record it lacks, so it is held.
+    """
     expectations = [gx.expectations.ExpectColumnValuesToBeNull(
         column=REASON, mostly=_mostly(quality.quarantine_tolerance(rows)),
         meta=_meta(None, "records not quarantined"))]
+    if volume is not None:
+        expectations.append(gx.expectations.ExpectTableRowCountToBeBetween(
+            min_value=volume[0], meta=_meta(None, volume[1])))
     for column in schema.columns:
         expectations += column_expectations(column, quality, rows)
     return gx.ExpectationSuite(name=f"{schema.feed_id}.delivery", expectations=expectations,

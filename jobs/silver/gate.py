@@ -137,21 +137,35 @@ class DeliveryGate:
                 docs = next((u["site_url"] for u in urls if u.get("site_url")), None)
         return bool(outcome.success), failing, docs
 
-    def validate(self, checked: DataFrame, batch_date: str, delivery_id: str) -> GateVerdict:
+    def volume_rule(self, previous_full: tuple[str, int] | None) -> tuple[int, str] | None:
+        """(minimum records, rule) of a full delivery after the full delivery (batch, records) `previous_full`."""
+        ratio = self.quality.min_full_volume_ratio
+        if previous_full is None or ratio <= 0:
+            return None
+        batch, rows = previous_full
+        return (self.quality.min_full_rows(rows),
+                f"full delivery volume: at least {ratio:.0%} of the {rows} records of the previous full "
+                f"delivery {batch}")
+
+    def validate(self, checked: DataFrame, batch_date: str, delivery_id: str,
+                 previous_full: tuple[str, int] | None = None) -> GateVerdict:
         """Run the checkpoint of one delivery's checked frame (cache it first: GX reads it many times).
 
         The first pass asks GX for pass/fail only (a few aggregate queries); a
         delivery that fails is validated again with SUMMARY results, whose
         unexpected shares and example values go into the message and the Data Docs.
+        `previous_full` (batch date, records) is given for a full delivery: its volume is
+        checked against that earlier full delivery's.
         """
         rows = checked.count()
         quarantined = checked.where(F.col(REASON).isNotNull()).count()
         name = f"{self.schema.feed_id}.{batch_date}.{delivery_id[:12]}"
-        suite = build_suite(self.schema, self.quality, rows)
+        volume = self.volume_rule(previous_full)
+        suite = build_suite(self.schema, self.quality, rows, volume)
         suite.name = name
         success, failing, docs = self._checkpoint(name, suite, checked, "BOOLEAN_ONLY")
         if not success:
-            detail = build_suite(self.schema, self.quality, rows)
+            detail = build_suite(self.schema, self.quality, rows, volume)
             detail.name = f"{name}.detail"
             success, failing, docs = self._checkpoint(detail.name, detail, checked, "SUMMARY")
         verdict = GateVerdict(

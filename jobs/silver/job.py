@@ -12,6 +12,10 @@ until the rules it was judged by change (`standing_holds`). Per run:
    MERGE into `silver.<feed>` recomputing dedup, version rank and currency
    for the touched keys (plus currency feed-wide after a newer full
    delivery), outlier flags refreshed, `silver.<feed>_current` saved;
+   every row the promotion writes carries its `_promotion_seq` (the silver
+   table's next Delta version: it grows with every promotion, so a delivery
+   held back and released later is still "new" to incremental consumers,
+   whatever its `_ingested_at`);
 3. `audit.row_accounting` for the feed, then `audit.gate_result` rows for
    every delivery seen (last, so a crash before it means "not promoted");
 4. GateFailed if anything was held back (after promoting the rest).
@@ -35,9 +39,23 @@ from jobs.silver.accounting import row_accounting
 from jobs.silver.gate import DeliveryGate, GateFailed, GateVerdict
 from jobs.silver.outliers import OUTLIER_FLAGS, outlier_flags_col, outlier_stats
 from jobs.silver.quality import FeedQuality, feed_quality, gx_settings
-from jobs.silver.records import CONTENT_HASH, RECORD_KEY, accepted_records, check_records, quarantine_records
-from jobs.silver.versions import IS_CURRENT, LAST_SEEN, VERSION_RANK, copy_records, resolve_versions
-from regulake import lake
+from jobs.silver.records import (
+    CONTENT_HASH,
+    RECORD_KEY,
+    accepted_records,
+    check_records,
+    quarantine_records,
+    quarantined_copies,
+)
+from jobs.silver.versions import (
+    IS_CURRENT,
+    LAST_SEEN,
+    PROMOTION_SEQ,
+    VERSION_RANK,
+    copy_records,
+    resolve_versions,
+)
+from regulake import lake, stage_state
 from regulake.catalog import save_view
 from regulake.config import Settings
 from regulake.feeds import FeedSchema, load_feed
@@ -99,22 +117,51 @@ def _silver_columns(schema: FeedSchema, frame: DataFrame) -> list[str]:
     order = [c.alias for c in schema.columns] + ["_extra", "_feed_id", "_batch_date", "_file_name",
                                                  "_record_no", "_ingested_at", "_record_hash", "_delivery_id",
                                                  "_dq_flags", OUTLIER_FLAGS, RECORD_KEY, CONTENT_HASH,
-                                                 VERSION_RANK, IS_CURRENT, LAST_SEEN]
+                                                 VERSION_RANK, IS_CURRENT, LAST_SEEN, PROMOTION_SEQ]
     assert set(order) == set(frame.columns), set(order) ^ set(frame.columns)
     return order
 
 
+PROMOTION_SEQ_SCHEMA = T.StructType([T.StructField(PROMOTION_SEQ, T.LongType())])
+
+
+def next_promotion_seq(spark: SparkSession, settings: Settings, feed_id: str) -> int:
+    """The `_promotion_seq` of this promotion: the silver table's next Delta version (0 for a new table).
+
+    Promotions of a feed never overlap (one task per feed), so it is larger than
+    the sequence of every row written before: an incremental consumer that took
+    the rows up to its watermark takes exactly the rows promoted since.
+    """
+    version = stage_state.delta_version(spark, settings.table_path("silver", feed_id))
+    return 0 if version is None else version + 1
+
+
+def ensure_promotion_seq(spark: SparkSession, settings: Settings, feed_id: str) -> None:
+    """A silver table written before `_promotion_seq` existed gains the column (null on old rows)."""
+    if lake.exists(spark, settings, "silver", feed_id):
+        lake.add_missing_columns(spark, settings, "silver", feed_id, PROMOTION_SEQ_SCHEMA)
+
+
 def merge_silver(spark: SparkSession, settings: Settings, schema: FeedSchema, accepted: DataFrame,
-                 latest_full_batch: str | None, full_advanced: bool) -> None:
-    """MERGE this run's accepted copies into `silver.<feed>`, recomputing the touched keys."""
+                 latest_full_batch: str | None, full_advanced: bool, seq: int,
+                 seen: DataFrame | None = None) -> None:
+    """MERGE this run's accepted copies into `silver.<feed>`, recomputing the touched keys.
+
+    `seen`: (`_record_key`) of keys a full delivery holds only as quarantined records;
+    their currency is recomputed too. Every row written carries `_promotion_seq` = `seq`.
+    """
     feed_id = schema.feed_id
     copies = lake.load(spark, settings, "audit", "record_copies").where(F.col("feed_id") == feed_id)
-    touched = accepted.select(RECORD_KEY).distinct()
+    touched = accepted.select(RECORD_KEY)
+    if seen is not None:
+        touched = touched.unionByName(seen.select(RECORD_KEY))
+    touched = touched.distinct()
     touched_copies = copies.join(touched.withColumnRenamed(RECORD_KEY, "record_key"), "record_key", "left_semi")
     held = lake.read(spark, settings, "silver", feed_id)
     existing = held.join(touched, RECORD_KEY, "left_semi") if held is not None else accepted.limit(0)
     version_alias = schema.column(schema.version_column).alias
     updates = resolve_versions(existing, accepted, touched_copies, version_alias, latest_full_batch)
+    updates = updates.withColumn(PROMOTION_SEQ, F.lit(seq).cast("long"))
     updates = updates.select(*_silver_columns(schema, updates)).localCheckpoint()
     # A missing table is created holding `updates` (what the MERGE inserts into an empty one).
     changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in (
@@ -124,17 +171,19 @@ def merge_silver(spark: SparkSession, settings: Settings, schema: FeedSchema, ac
                update=True, update_when=changed)
     if full_advanced and latest_full_batch is not None:
         # A newer full snapshot ends the currency of every key it no longer holds.
-        lake.update(spark, settings, "silver", feed_id, {IS_CURRENT: F.lit(False)},
+        lake.update(spark, settings, "silver", feed_id,
+                    {IS_CURRENT: F.lit(False), PROMOTION_SEQ: F.lit(seq).cast("long")},
                     condition=F.col(IS_CURRENT) & (F.col(LAST_SEEN) < F.lit(latest_full_batch)))
 
 
-def refresh_outliers(spark: SparkSession, settings: Settings, quality: FeedQuality, feed_id: str) -> None:
+def refresh_outliers(spark: SparkSession, settings: Settings, quality: FeedQuality, feed_id: str,
+                     seq: int) -> None:
     """Recompute `_outlier_flags` from the feed's statistics; rewrite only rows whose flags change."""
     if not quality.outliers.columns:
         return
     stats = outlier_stats(lake.load(spark, settings, "silver", feed_id), quality.outliers)
     flags = outlier_flags_col(stats, quality.outliers)
-    lake.update(spark, settings, "silver", feed_id, {OUTLIER_FLAGS: flags},
+    lake.update(spark, settings, "silver", feed_id, {OUTLIER_FLAGS: flags, PROMOTION_SEQ: F.lit(seq).cast("long")},
                 condition=~F.col(OUTLIER_FLAGS).eqNullSafe(flags))
 
 
@@ -211,6 +260,21 @@ def write_row_accounting(spark: SparkSession, settings: Settings, feed_id: str,
     return aligned
 
 
+def promoted_full_volumes(spark: SparkSession, settings: Settings, feed_id: str) -> dict[str, int]:
+    """{batch_date: records the gate saw} of the feed's promoted full deliveries."""
+    gate = lake.read(spark, settings, "audit", "gate_result")
+    if gate is None:
+        return {}
+    rows = (gate.where((F.col("feed_id") == feed_id) & (F.col("outcome") == PROMOTED) & (F.col("mode") == "full"))
+            .groupBy("batch_date").agg(F.max("rows").alias("rows")).collect())
+    return {r.batch_date: int(r.rows) for r in rows}
+
+
+def _previous_full(fulls: dict[str, int], batch_date: str) -> tuple[str, int] | None:
+    earlier = [b for b in fulls if b < batch_date]
+    return (max(earlier), fulls[max(earlier)]) if earlier else None
+
+
 def _latest_full(spark: SparkSession, settings: Settings, feed_id: str) -> str | None:
     done = promoted_deliveries(spark, settings, feed_id)
     if done is None:
@@ -225,6 +289,7 @@ def run(ctx: StageContext) -> dict:
     quality = feed_quality(schema)
     digest = gate_digest(feed_id)
     holds = standing_holds(spark, settings, feed_id, digest)
+    ensure_promotion_seq(spark, settings, feed_id)
     pending = [d for d in pending_deliveries(spark, settings, feed_id) if d.delivery_id not in holds]
     summary: dict = {"feed_id": feed_id, "run_id": run_id, "promoted": [], "held": []}
     if not pending:
@@ -237,14 +302,20 @@ def run(ctx: StageContext) -> dict:
     gate = DeliveryGate(settings, schema, quality, gx_settings(), run_id)
     verdicts: list[tuple[PendingDelivery, GateVerdict]] = []
     passed: list[tuple[PendingDelivery, DataFrame]] = []
+    fulls = promoted_full_volumes(spark, settings, feed_id) if any(d.mode == "full" for d in pending) else {}
     for delivery in pending:
         rows = bronze.where((F.col("_batch_date") == delivery.batch_date)  # partition pruning
                             & (F.col("_delivery_id") == delivery.delivery_id))
         checked = check_records(rows, schema, quality)
         checked = checked.persist()
-        verdict = gate.validate(checked, delivery.batch_date, delivery.delivery_id)
+        # A full delivery is compared with the full delivery before it (a header-only or truncated
+        # snapshot would end the currency of every record it lacks).
+        previous = _previous_full(fulls, delivery.batch_date) if delivery.mode == "full" else None
+        verdict = gate.validate(checked, delivery.batch_date, delivery.delivery_id, previous)
         verdicts.append((delivery, verdict))
         if verdict.success:
+            if delivery.mode == "full":
+                fulls[delivery.batch_date] = max(verdict.rows, fulls.get(delivery.batch_date, 0))
             passed.append((delivery, checked))
         else:
             checked.unpersist()
@@ -280,13 +351,21 @@ def _promote(spark: SparkSession, settings: Settings, schema: FeedSchema, qualit
     _merge_keyed(spark, settings, "quarantine", feed_id, quarantine_records(union),
                  ["stage", "delivery_id", "file_name", "record_no"])
     accepted = accepted_records(union, schema).localCheckpoint()
-    _merge_keyed(spark, settings, "record_copies", feed_id, copy_records(accepted),
-                 ["delivery_id", "file_name", "record_no"])
+    full_ids = [d.delivery_id for d in deliveries if d.mode == "full"]
+    copies = copy_records(accepted)
+    seen = None
+    if full_ids:  # quarantined records of a full snapshot still hold their key there
+        held = quarantined_copies(union, schema, quality).where(F.col("delivery_id").isin(full_ids))
+        held = held.localCheckpoint()
+        copies = copies.unionByName(held)
+        seen = held.select(F.col("record_key").alias(RECORD_KEY))
+    _merge_keyed(spark, settings, "record_copies", feed_id, copies, ["delivery_id", "file_name", "record_no"])
     previous_full = _latest_full(spark, settings, feed_id)
     run_full = max((d.batch_date for d in deliveries if d.mode == "full"), default=None)
     latest_full = max(filter(None, (previous_full, run_full)), default=None)
     full_advanced = run_full is not None and run_full == latest_full and run_full != previous_full
-    merge_silver(spark, settings, schema, accepted, latest_full, full_advanced)
-    refresh_outliers(spark, settings, quality, feed_id)
+    seq = next_promotion_seq(spark, settings, feed_id)
+    merge_silver(spark, settings, schema, accepted, latest_full, full_advanced, seq, seen)
+    refresh_outliers(spark, settings, quality, feed_id, seq)
     save_view(spark, settings, "silver", f"{feed_id}_current",
               f"SELECT * FROM silver.{feed_id} WHERE {IS_CURRENT}")

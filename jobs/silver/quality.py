@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -33,6 +34,11 @@ class FeedQuality:
     max_flagged_share: float
     strict_check_digit: frozenset[str]
     outliers: OutlierRule
+    min_full_volume_ratio: float = 0.5
+
+    def min_full_rows(self, previous_rows: int) -> int:
+        """Fewest records a full delivery may hold after a full delivery of `previous_rows`."""
+        return math.ceil(self.min_full_volume_ratio * previous_rows)
 
     def quarantine_tolerance(self, rows: int) -> float:
         """Share of a delivery of `rows` records that may be quarantined."""
@@ -79,6 +85,7 @@ class _FeedQualityConf(StrictModel):
     max_quarantine_share: float | None = None
     quarantine_allowance: int | None = None
     max_flagged_share: float | None = None
+    min_full_volume_ratio: float | None = None
     strict_check_digit: list[str] | None = None
     outliers: _OutliersConf | None = None
 
@@ -137,6 +144,7 @@ def feed_quality(schema: FeedSchema, path: Path | None = None) -> FeedQuality:
         strict_check_digit=strict,
         outliers=OutlierRule(z=float(rule.get("z", 3.0)), min_count=int(rule.get("min_count", 30)),
                              columns=columns),
+        min_full_volume_ratio=float(merged.get("min_full_volume_ratio", 0.5)),
     )
 
 

@@ -135,6 +135,28 @@ def quarantine_records(checked: DataFrame) -> DataFrame:
     )
 
 
+def quarantined_copies(checked: DataFrame, schema: FeedSchema, quality: FeedQuality) -> DataFrame:
+    """`audit.record_copies` rows of quarantined records whose business key is valid (content hash null).
+
+    In a full delivery such a record is still in the snapshot: its key must keep
+    the version held (it is not "missing"), so it counts for currency, never for
+    dedup or versions. Records without a usable key (invalid_key, a key column
+    missing, or parse errors at landing) cannot be attributed to a key.
+    """
+    key_ok = F.lit(True)
+    for column in key_columns(schema):
+        key_ok = key_ok & F.col(status_column(column.alias)).isNotNull() & ~_fatal(column, quality)
+    return checked.where(F.col(REASON).isNotNull() & key_ok).select(
+        F.col("_feed_id").alias("feed_id"),
+        record_key_col(schema).alias("record_key"),
+        F.lit(None).cast("string").alias("content_hash"),
+        F.col("_batch_date").alias("batch_date"),
+        F.col("_file_name").alias("file_name"),
+        F.col("_record_no").cast("int").alias("record_no"),
+        F.col("_delivery_id").alias("delivery_id"),
+    )
+
+
 def record_key_col(schema: FeedSchema) -> SparkColumn:
     """`_record_key`: the normalised key parts joined with `|` (standard §5)."""
     return F.concat_ws("|", *[key_part_col(c, F.col(c.alias)) for c in key_columns(schema)])

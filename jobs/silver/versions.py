@@ -12,9 +12,13 @@ order gives the same silver (standard §1-2):
   the delivery (file name, record no), latest first (`_version_rank` 1);
 * currency: the latest version is current unless a full delivery newer than
   every copy of the key (duplicates included) no longer contained it
-  (`_last_seen_batch_date` < the latest promoted full batch).
+  (`_last_seen_batch_date` < the latest promoted full batch). A record of a
+  full delivery that was quarantined but has a valid key is a copy too (it
+  is in the snapshot, only unusable): `audit.record_copies` holds it with a
+  null content hash, counted for currency only.
 
-On MERGE these are recomputed for the keys a run touches only.
+On MERGE these are recomputed for the keys a run touches only; the rows a
+promotion writes carry its `_promotion_seq` (stamped by the job, not here).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from jobs.silver.records import CONTENT_HASH, RECORD_KEY
 VERSION_RANK = "_version_rank"
 IS_CURRENT = "_is_current"
 LAST_SEEN = "_last_seen_batch_date"
+PROMOTION_SEQ = "_promotion_seq"  # grows with every promotion: what incremental consumers select by
 DERIVED = (VERSION_RANK, IS_CURRENT, LAST_SEEN)
 POSITION = ("_batch_date", "_file_name", "_record_no")
 COPY_COLUMNS = ("feed_id", "record_key", "content_hash", "batch_date", "file_name", "record_no", "delivery_id")
@@ -76,5 +81,5 @@ def resolve_versions(existing: DataFrame, incoming: DataFrame, copies: DataFrame
     this run (duplicates included); copies: every copy of the touched keys
     (`audit.record_copies`, this run's included).
     """
-    pool = existing.drop(*DERIVED).unionByName(incoming.drop(*DERIVED))
+    pool = existing.drop(*DERIVED, PROMOTION_SEQ).unionByName(incoming.drop(*DERIVED, PROMOTION_SEQ))
     return rank_versions(canonical_copies(pool), version_alias, last_seen(copies), latest_full_batch)

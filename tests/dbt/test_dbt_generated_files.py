@@ -1,4 +1,8 @@
-"""The generated dbt files (sources, staging docs, public docs, seeds) match their inputs."""
+"""The committed derived files (dbt sources, staging docs, public docs, seeds) match their inputs.
+
+The check is scripts/generate.py's (`make check-generated`); these tests run it and show
+that it fails, naming the file, when a committed file is stale.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,46 @@ import csv
 import yaml
 
 from jobs.dbt import public_docs, seeds, sources
-from jobs.dbt.config import SEEDS_DIR, STAGING_DIR, load_dbt_config, stale_files
+from jobs.dbt.config import SEEDS_DIR, STAGING_DIR, load_dbt_config
 from regulake.feeds import load_all_feeds
 from regulake.reference import load_regions
+from scripts import generate
 
 
-def test_committed_sources_and_staging_docs_are_up_to_date():
-    assert stale_files(sources.render_all()) == []
-    assert sources.main(["--check"]) == 0
+def test_committed_derived_files_are_up_to_date():
+    rendered = generate.render_committed()
+    assert set(sources.render_all()) | set(seeds.render_seeds()) | set(public_docs.render_public_docs()) == \
+        set(rendered)
+    assert generate.stale(rendered) == []  # else: `make generate`, and commit the result
+    assert generate.main(["--check"]) == 0
 
 
-def test_committed_public_docs_are_up_to_date():
-    assert public_docs.main(["--check"]) == 0
+def test_a_stale_or_orphaned_derived_file_fails_the_check_and_is_named(tmp_path, capsys):
+    rendered = generate.render_committed()
+    text = rendered[sources.SOURCES_FILE]
+    committed = tmp_path / "models" / "staging" / "_sources.yml"
+    committed.parent.mkdir(parents=True)
+    committed.write_text(text.replace("description: ", "description: edited by hand ", 1), encoding="utf-8")
+    orphan = tmp_path / "models" / "staging" / "gone" / "_gone__models.yml"
+    orphan.parent.mkdir()
+    orphan.write_text(sources.HEADER + "version: 2\n", encoding="utf-8")
+    missing = tmp_path / "seeds" / "ref_new.csv"
+    fake = {committed: text, missing: "code\n"}
+
+    assert generate.check(fake, root=tmp_path) == 1
+    err = capsys.readouterr().err
+    assert f"out of date: {committed}" in err
+    assert f"no longer generated: {orphan}" in err
+    assert f"missing: {missing}" in err
+
+    committed.write_text(text, encoding="utf-8")
+    orphan.unlink()
+    missing.parent.mkdir()
+    missing.write_text("code\n", encoding="utf-8")
+    assert generate.check(fake, root=tmp_path) == 0
 
 
-def test_committed_seeds_are_up_to_date():
-    assert stale_files(seeds.render_seeds()) == []
-    assert seeds.main(["--check"]) == 0
+def test_committed_seeds_hold_the_reference_rows():
     with open(SEEDS_DIR / "ref_regions.csv", encoding="utf-8", newline="") as handle:
         codes = {row["code"] for row in csv.DictReader(handle)}
     assert codes == {region.code for region in load_regions()}

@@ -1,0 +1,1 @@
+"""Delta table maintenance (OPTIMIZE, statistics, VACUUM), run weekly by dags/regulake_maintenance.py."""
