@@ -34,8 +34,9 @@ demo: setup       ## generate a small landing, run the main DAG over it, print a
 	@echo "    Superset (SQLAlchemy):     hive://127.0.0.1:$(PORT)/default"
 	@echo "    e.g. SELECT * FROM public.efficacy_scorecard ORDER BY unit_type, period, \`rank\`   (README: SQL endpoint)"
 
-test: setup       ## the whole suite (what CI runs)
-	$(BIN)/python -m pytest
+test: setup       ## the whole suite (what CI runs); "no tests collected" is a failure too
+	@$(BIN)/python -m pytest; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; fi; exit $$rc
 
 lint: setup       ## ruff over the Python, sqlfluff over dbt_project/ (.sqlfluff, .sqlfluffignore)
 	$(BIN)/ruff check $(PY_DIRS)

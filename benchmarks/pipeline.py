@@ -380,7 +380,7 @@ def render_entry(entry: dict) -> list[str]:
         "",
         "¹ nothing new adds no record: µs per record of the whole landing it looks at. Wall time is the "
         "whole `regulake run` process (Python and Airflow start, JVM start, every task). Floor seconds "
-        f"exclude the floor process's JVM start and a warm-up Delta write ({_s(floor.get('startup_seconds'))} s; process wall "
+        f"exclude the floor process's JVM start and warm-up, the smallest file of each feed copied once ({_s(floor.get('startup_seconds'))} s; process wall "
         f"{_s(floor.get('wall_seconds'))} s); rows the floor wrote to Delta: "
         + ", ".join(f"{k} {v.get('rows_written', 0):,}" for k, v in phases.items()) + ".",
         "",

@@ -260,7 +260,7 @@ LINKING_RUN_SCHEMA = _schema(
     ("run_id", _S), ("enterprise_watermark", _TS), ("enterprises", _L), ("new_enterprises", _L), ("mentions", _L),
     ("linked_this_run", _L), ("retried_unlinked", _L), ("name_mentions", _L), ("candidate_pairs", _L),
     ("id_links", _L), ("name_links", _L), ("by_method", T.MapType(_S, _L)), ("seconds", _D),
-    ("finished_at", _TS))
+    ("finished_at", _TS), ("enterprise_promotion_seq", _L))
 PIPELINE_RUN_SCHEMA = _schema(("run_id", _S), ("state", _S), ("landing", _S), ("as_of", _S), ("finished_at", _TS))
 
 

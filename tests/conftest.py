@@ -49,6 +49,11 @@ def samples_landing() -> Path:
     return SAMPLES
 
 
+# Folders whose modules run on tiny tables, where Spark's fixed costs dominate: each module there
+# gets tests/lean.py's LEAN_CONF, put back afterwards.
+LEAN_FOLDERS = {"risk", "scorecards", "publish"}
+
+
 @pytest.fixture(scope="module")
 def lean_spark(spark):
     """tests/lean.py's LEAN_CONF on the session for one module, put back afterwards."""
@@ -56,3 +61,13 @@ def lean_spark(spark):
 
     with lean_conf(spark):
         yield spark
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _lean_folders(request):
+    """LEAN_CONF for every module of LEAN_FOLDERS (one rule here instead of a conftest copy per folder)."""
+    if Path(str(request.path)).parent.name not in LEAN_FOLDERS:
+        yield
+        return
+    request.getfixturevalue("lean_spark")
+    yield

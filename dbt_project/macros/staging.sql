@@ -25,5 +25,6 @@
         to_date(_batch_date, 'yyyyMMdd') as batch_date,
         _file_name as source_file_name,
         _record_no as source_record_no,
-        _ingested_at as ingested_at
+        _ingested_at as ingested_at,
+        _promotion_seq as promotion_seq
 {%- endmacro %}

@@ -48,6 +48,7 @@ SILVER_COLUMNS = {
     "_record_no": ("int", "1-based record number in the file (记录序号)"),
     "_ingested_at": ("timestamp", "time landing ingested the record (入湖时间)"),
     "_record_hash": ("string", "sha256 of the raw record (原始记录哈希)"),
+    "_promotion_seq": ("bigint", "promotion sequence: grows with every promotion that wrote the row (晋级序号)"),
 }
 
 # Columns every staging model has besides the schema aliases, in SQL order around them.
@@ -66,7 +67,10 @@ STAGING_TRAILING = {
     "batch_date": "Batch date of the delivery that carried this version (批次日期).",
     "source_file_name": "Delivered file that carried this version (来源文件).",
     "source_record_no": "1-based record number in that file (记录序号).",
-    "ingested_at": "Time landing ingested the version (入湖时间); the watermark of incremental marts.",
+    "ingested_at": "Time landing ingested the version (入湖时间).",
+    "promotion_seq": "Sequence of the silver promotion that last wrote this version (晋级序号); grows with every "
+                     "promotion, so it is the watermark of incremental marts (a delivery held by the gate and "
+                     "released later has an early ingested_at but a late promotion_seq).",
 }
 
 

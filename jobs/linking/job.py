@@ -15,8 +15,11 @@ other modules. One run:
 4. MERGEs the results into gold.entity_xref on (feed_id, record_key), deleting rows
    whose record is no longer current (a sentiment item re-delivered with fewer names);
 5. rebuilds gold.enterprise_person when enterprises changed and appends the run's
-   figures to audit.linking_run, whose enterprise watermark (max `_ingested_at`) tells
-   the next run which enterprises are new.
+   figures to audit.linking_run, whose enterprise watermarks (max silver
+   `_promotion_seq`, and max `_ingested_at` for rows written before silver stamped a
+   sequence) tell the next run which enterprises are new. The promotion sequence grows
+   with every silver promotion: a registration held by the quality gate and released
+   after later ones is still new, although it was ingested earlier.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ PERSON_TABLE = "enterprise_person"
 RUN_TABLE = "linking_run"
 ENTERPRISE_FEED = "samr_enterprise"
 ENTERPRISE_COLUMNS = ("uscc", "ent_name", "region_code", "address", "reg_no", "org_code", "legal_rep_name",
-                      "legal_rep_id_no", "status", "_ingested_at")
+                      "legal_rep_id_no", "status", "_ingested_at", "_promotion_seq")
+_COLUMN_TYPES = {"_ingested_at": "timestamp", "_promotion_seq": "bigint"}
 XREF_COLUMNS = ("feed_id", "record_key", "entity_id", "match_method", "match_score", "_input_hash", "_retry_keys")
 
 
@@ -60,7 +64,7 @@ def latest_enterprises(silver_enterprise: DataFrame) -> DataFrame:
     df = silver_enterprise
     for column in ENTERPRISE_COLUMNS:
         if column not in df.columns:
-            df = df.withColumn(column, F.lit(None).cast("timestamp" if column == "_ingested_at" else "string"))
+            df = df.withColumn(column, F.lit(None).cast(_COLUMN_TYPES.get(column, "string")))
     order = [F.desc_nulls_last(c) for c in ("updated_at", "_batch_date", "_record_no") if c in df.columns]
     latest = Window.partitionBy("uscc").orderBy(*order) if order else Window.partitionBy("uscc").orderBy("uscc")
     return (
@@ -69,6 +73,22 @@ def latest_enterprises(silver_enterprise: DataFrame) -> DataFrame:
         .where("_latest = 1")
         .select(*ENTERPRISE_COLUMNS)
     )
+
+
+def new_enterprises(enterprises: DataFrame, last_seq: int | None, last_ingested: datetime | None) -> DataFrame:
+    """Enterprises written to silver since the last run: `_promotion_seq` above the last run's.
+
+    Selecting by `_ingested_at` would miss a registration held back by the quality gate
+    and promoted after later deliveries (ingested earlier, promoted later). Rows without a
+    sequence (silver written before it existed) fall back to `_ingested_at`. Without
+    watermarks (the first run) every enterprise is new.
+    """
+    if last_seq is None and last_ingested is None:
+        return enterprises
+    seq, ingested = F.col("_promotion_seq"), F.col("_ingested_at")
+    by_seq = F.lit(True) if last_seq is None else seq > F.lit(last_seq)
+    by_time = F.lit(True) if last_ingested is None else ingested > F.lit(last_ingested)
+    return enterprises.where(F.when(seq.isNotNull(), by_seq).otherwise(F.coalesce(by_time, F.lit(False))))
 
 
 def select_work(mentions: DataFrame, previous: DataFrame | None, retry: DataFrame | None) -> DataFrame:
@@ -208,11 +228,14 @@ def read_silver_current(spark: SparkSession, settings: Settings, config: Linking
     return frames
 
 
-def _last_watermark(spark: SparkSession, settings: Settings) -> datetime | None:
+def _last_watermarks(spark: SparkSession, settings: Settings) -> tuple[int | None, datetime | None]:
+    """(max enterprise promotion sequence, max enterprise `_ingested_at`) of earlier runs."""
     runs = lake.read(spark, settings, "audit", RUN_TABLE)
     if runs is None:
-        return None
-    return runs.agg(F.max("enterprise_watermark").alias("w")).first()["w"]
+        return None, None
+    seq = F.max("enterprise_promotion_seq") if "enterprise_promotion_seq" in runs.columns else F.lit(None)
+    row = runs.agg(seq.alias("s"), F.max("enterprise_watermark").alias("w")).first()
+    return (None if row["s"] is None else int(row["s"])), row["w"]
 
 
 def _write_xref(spark: SparkSession, settings: Settings, mentions: DataFrame, results: DataFrame,
@@ -260,13 +283,11 @@ def run(ctx: StageContext) -> dict:
     mentions = _compact(spark, all_mentions(silver, config)).localCheckpoint()
 
     previous = lake.read(spark, settings, "gold", XREF_TABLE)
-    watermark = _last_watermark(spark, settings)
-    # Without a watermark (first run, or silver without _ingested_at) every enterprise is new.
-    new_enterprises = enterprises if watermark is None else enterprises.where(F.col("_ingested_at") > F.lit(watermark))
-    n_new_enterprises = new_enterprises.count()
+    fresh = new_enterprises(enterprises, *_last_watermarks(spark, settings))
+    n_new_enterprises = fresh.count()
     retry = None
     if previous is not None and n_new_enterprises:
-        retry = to_retry(previous, enterprise_retry_keys(new_enterprises, config)).localCheckpoint()
+        retry = to_retry(previous, enterprise_retry_keys(fresh, config)).localCheckpoint()
     work = select_work(mentions, previous, retry).localCheckpoint()
 
     stats: dict = {"linked_this_run": work.count(), "retried_unlinked": retry.count() if retry is not None else 0}
@@ -289,8 +310,8 @@ def run(ctx: StageContext) -> dict:
         **stats,
         "seconds": round(time.monotonic() - started, 1),
     }
-    watermark_now = enterprises.agg(F.max("_ingested_at").alias("w")).first()["w"]
-    lake.audit_append(spark, settings, RUN_TABLE, _run_row(spark, figures, watermark_now))
+    marks = enterprises.agg(F.max("_ingested_at").alias("w"), F.max("_promotion_seq").alias("s")).first()
+    lake.audit_append(spark, settings, RUN_TABLE, _run_row(spark, figures, marks["w"], marks["s"]))
     stage_state.record(spark, settings, "link_entities", run_id, inputs)
     log.info("linking %s: %s", run_id, figures)
     return figures
@@ -300,10 +321,11 @@ _RUN_COUNTS = ("enterprises", "new_enterprises", "mentions", "linked_this_run", 
                "name_mentions", "candidate_pairs", "id_links", "name_links")
 
 
-def _run_row(spark: SparkSession, figures: dict, watermark: datetime | None) -> DataFrame:
+def _run_row(spark: SparkSession, figures: dict, watermark: datetime | None, seq: int | None) -> DataFrame:
     counts = ", ".join(f"{name} long" for name in _RUN_COUNTS)
     row = (figures["run_id"], watermark, *[int(figures.get(name, 0)) for name in _RUN_COUNTS],
-           figures["by_method"], float(figures["seconds"]))
+           figures["by_method"], float(figures["seconds"]), seq)
     return spark.createDataFrame(
-        [row], f"run_id string, enterprise_watermark timestamp, {counts}, by_method map<string,long>, seconds double"
+        [row], f"run_id string, enterprise_watermark timestamp, {counts}, by_method map<string,long>, seconds double, "
+               "enterprise_promotion_seq long"
     ).withColumn("finished_at", F.current_timestamp())

@@ -17,9 +17,12 @@ conf/regulake.yaml; views are not Delta tables and are never touched), in this o
    so this uses Delta's own `StatisticsCollection.recompute` (an internal API: when a Delta upgrade
    removes it, the step is skipped with a warning).
 4. VACUUM ... RETAIN max(vacuum_retain_hours, the table's deletedFileRetentionDuration) HOURS,
-   after a DRY RUN that lists the files (and is all a dry run does). Delta's retention check
-   (`spark.databricks.delta.retentionDurationCheck.enabled`) is never disabled: with it off
-   this job refuses to run.
+   after a DRY RUN that lists the files (and is all a dry run does). Delta 4.4's VACUUM goes by
+   the table's `delta.deletedFileRetentionDuration` (it ignores RETAIN other than 0 unless told
+   otherwise), so VACUUM runs only once that property holds at least the configured hours (set
+   in step 1; if setting it was skipped, so is VACUUM). Delta's retention check
+   (`spark.databricks.delta.retentionDurationCheck.enabled`) is never disabled: with it off this
+   job refuses to run.
 
 Safe beside the daily DAG (a different DAG, so `max_active_runs` does not keep them apart):
 
@@ -65,6 +68,9 @@ FILE_RETENTION = "delta.deletedFileRetentionDuration"
 # What Delta uses when a table does not set them.
 DELTA_DEFAULT_HOURS = {LOG_RETENTION: 30 * 24, FILE_RETENTION: 7 * 24}
 RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+# Delta 4.4 ignores VACUUM's RETAIN (unless 0) by default and keeps deletedFileRetentionDuration;
+# honouring it lets a dry run list by the retention the run is about to set. Never lower either way.
+RETAIN_IGNORED = "spark.databricks.delta.vacuum.retentionWindowIgnore.enabled"
 # Commits this job makes; between them and the last Z-ordering the table's data did not change.
 MAINTENANCE_OPERATIONS = {"SET TBLPROPERTIES", "COMPUTE STATS", "VACUUM START", "VACUUM END"}
 # Delta's commit-conflict error classes (io.delta.exceptions.*: ConcurrentAppendException ...).
@@ -137,6 +143,13 @@ def vacuum_retain_hours(properties: Mapping[str, str], cfg: MaintenanceConfig) -
     (None: that property is unreadable, so VACUUM is skipped)."""
     hours = retention_targets(properties, cfg)[FILE_RETENTION]
     return None if hours is None else math.ceil(hours)
+
+
+def retention_in_place(properties: Mapping[str, str], cfg: MaintenanceConfig) -> bool:
+    """The table itself keeps deleted files at least the configured hours. Delta 4.4's VACUUM goes by
+    this property, so it must hold before a VACUUM (it does not when setting it was skipped)."""
+    hours = interval_hours(properties.get(FILE_RETENTION))
+    return hours is not None and hours >= cfg.vacuum_retain_hours
 
 
 def is_conflict(error: BaseException) -> bool:
@@ -246,6 +259,7 @@ def _maintenance_conf(spark: SparkSession, cfg: MaintenanceConfig) -> Iterator[N
     wanted = {
         "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(cfg.vacuum_listing_parallelism),
         "spark.databricks.delta.vacuum.logging.enabled": str(cfg.log_vacuum).lower(),
+        RETAIN_IGNORED: "false",
     }
     previous = {key: spark.conf.get(key, None) for key in wanted}
     for key, value in wanted.items():
@@ -291,15 +305,19 @@ def maintain_table(spark: SparkSession, settings: Settings, layer: str, table: s
         result["properties"] = planned
         properties = {**properties, **planned}
     elif planned:
+        attempts = []
+
         def set_properties() -> dict[str, str]:
-            todo = planned_properties(_detail(spark, ref)["properties"], cfg)  # on the latest snapshot
+            # A retry plans again on the latest snapshot.
+            todo = planned_properties(_detail(spark, ref)["properties"], cfg) if attempts else planned
+            attempts.append(1)
             if todo:
                 pairs = ", ".join(f"{_quote(k)} = {_quote(v)}" for k, v in sorted(todo.items()))
                 spark.sql(f"ALTER TABLE {ref} SET TBLPROPERTIES ({pairs})")
             return todo
 
         result["properties"] = step("set properties", set_properties) or {}
-        properties = _detail(spark, ref)["properties"]
+        properties = {**properties, **result["properties"]}
     else:
         result["properties"] = {}
 
@@ -329,9 +347,10 @@ def maintain_table(spark: SparkSession, settings: Settings, layer: str, table: s
 
     # 4. VACUUM, never below the configured retention nor the table's own.
     hours = vacuum_retain_hours(properties, cfg)
-    if hours is None:
-        result["vacuum"] = "skipped: the table's deletedFileRetentionDuration is unreadable"
-        result["warnings"].append(f"{name}: VACUUM skipped ({FILE_RETENTION}={properties.get(FILE_RETENTION)!r})")
+    if hours is None or not retention_in_place(properties, cfg):
+        result["vacuum"] = f"skipped: {FILE_RETENTION} is {properties.get(FILE_RETENTION)!r}"
+        result["warnings"].append(f"VACUUM skipped: {FILE_RETENTION}={properties.get(FILE_RETENTION)!r} is not "
+                                  f"a retention of at least {cfg.vacuum_retain_hours} hours")
     else:
         doomed = _vacuum_candidates(spark, ref, hours)
         result["vacuum"] = {"retain_hours": hours, "files": len(doomed)}

@@ -45,6 +45,10 @@ def test_retention_is_set_to_the_window_and_never_lowered():
     assert job.vacuum_retain_hours(longer, cfg) == 2160
     # Unreadable: left alone, and no VACUUM on a guess.
     assert job.vacuum_retain_hours({job.FILE_RETENTION: "forever"}, cfg) is None
+    # VACUUM goes by the table's own property: only once it holds the window.
+    assert not job.retention_in_place({}, cfg)
+    assert not job.retention_in_place({job.FILE_RETENTION: "interval 7 days"}, cfg)
+    assert job.retention_in_place(same, cfg) and job.retention_in_place(longer, cfg)
 
 
 @pytest.mark.parametrize("bad", [
@@ -141,21 +145,22 @@ def runs(lake):
              "files": _num_files(spark, settings, EVENTS), "versions": _versions(spark, settings)}
     dry = job.run(ctx, dry_run=True)
     state["versions_after_dry"] = _versions(spark, settings)
+    state["stray_kept_by_dry_run"] = os.path.exists(strays["old"])
     first = job.run(ctx)
     state["versions_after_first"] = _versions(spark, settings)
     second = job.run(ctx)
     state["versions_after_second"] = _versions(spark, settings)
+    import sys; print({k: {t: r.get("seconds") for t, r in v["tables"].items()} for k, v in (("dry", dry), ("first", first), ("second", second))}, file=sys.stderr)  # DEBUG
     return {"ctx": ctx, "dry": dry, "first": first, "second": second, **state}
 
 
 def test_dry_run_lists_what_vacuum_would_delete_and_changes_nothing(lake, runs):
-    _, _, strays = lake
     events = runs["dry"]["tables"]["silver.events"]
     assert runs["versions_after_dry"] == runs["versions"]
     assert events["vacuum"]["retain_hours"] == 720
     # Only the untracked file older than the window; the 10-day-old one is inside it.
     assert [os.path.basename(p) for p in events["vacuum"]["would_delete"]] == ["part-00000-stray-old.snappy.parquet"]
-    assert os.path.exists(strays["old"])
+    assert runs["stray_kept_by_dry_run"]
     assert events["properties"][job.FILE_RETENTION] == "interval 720 hours"
     assert set(runs["dry"]["tables"]) == {"silver.events", "gold.scores"}
 
@@ -224,7 +229,7 @@ def test_a_conflict_skips_the_step_and_another_error_fails_only_its_table(lake, 
         raise OSError("disk on fire")
 
     monkeypatch.setattr(job, "_optimize", optimize)
-    ctx = StageContext(settings=settings.with_overrides(**{"maintenance.zorder": {}}), run_id="conflict",
+    ctx = StageContext(settings=settings.with_overrides(**{"maintenance.zorder": {"gold.scores": []}}), run_id="conflict",
                        as_of=date(2024, 3, 31), session=spark)
     with pytest.raises(job.MaintenanceFailed) as failed:
         job.run(ctx)

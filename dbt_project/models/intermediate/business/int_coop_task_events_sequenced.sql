@@ -74,6 +74,7 @@ sequenced as (
         events.batch_date as delivered_batch_date,
         coalesce(events.event_at < arrivals.earlier_batches_latest_event_at, false) as is_late_arrival,
         events.ingested_at,
+        events.promotion_seq,
         links.linked_at
 
     from events

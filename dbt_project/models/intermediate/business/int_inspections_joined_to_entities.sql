@@ -37,6 +37,7 @@ joined as (
         inspections.rectified_date,
         inspections.updated_at,
         inspections.ingested_at,
+        inspections.promotion_seq,
         links.linked_at
 
     from inspections

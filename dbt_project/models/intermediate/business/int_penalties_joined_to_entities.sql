@@ -38,6 +38,7 @@ publicity as (
     select
         decision_no,
         count(*) as version_count,
+        max(promotion_seq) as promotion_seq,
         min(updated_at) as first_reported_at,
         -- the latest version at which the status changed: since when the status holds
         min_by(updated_at, version_rank) filter (
@@ -84,6 +85,8 @@ joined as (
         publicity.first_reported_at,
         current_versions.updated_at,
         current_versions.ingested_at,
+        -- any version written later (an older one arriving late) changes the history columns
+        publicity.promotion_seq,
         links.linked_at
 
     from current_versions

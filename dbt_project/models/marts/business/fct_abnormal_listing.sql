@@ -42,6 +42,7 @@ joined as (
         datediff(listings.removed_date, listings.listed_date) as listed_days,
         listings.updated_at,
         listings.ingested_at,
+        listings.promotion_seq,
         links.linked_at
 
     from listings

@@ -44,6 +44,7 @@ milestones as (
         min(event_at) as first_event_at,
         max(event_at) as last_event_at,
         max(ingested_at) as ingested_at,
+        max(promotion_seq) as promotion_seq,
         max(linked_at) as linked_at
 
     from events

@@ -48,6 +48,7 @@ joined as (
         debtors.removed_date is null and debtors.performance_status <> '已履行' as is_active,
         debtors.updated_at,
         debtors.ingested_at,
+        debtors.promotion_seq,
         links.linked_at
 
     from debtors

@@ -40,6 +40,7 @@ joined as (
         penalties.region_code,
         penalties.updated_at,
         penalties.ingested_at,
+        penalties.promotion_seq,
         links.linked_at
 
     from penalties

@@ -49,6 +49,7 @@ joined as (
         {{ hours_between('tickets.received_at', 'tickets.closed_at') }} as handling_hours,
         tickets.updated_at,
         tickets.ingested_at,
+        tickets.promotion_seq,
         links.linked_at
 
     from tickets

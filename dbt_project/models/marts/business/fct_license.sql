@@ -40,6 +40,7 @@ joined as (
         licenses.valid_until,
         licenses.updated_at,
         licenses.ingested_at,
+        licenses.promotion_seq,
         links.linked_at
 
     from licenses

@@ -56,6 +56,7 @@ joined as (
         mentions.published_at,
         mentions.updated_at,
         mentions.ingested_at,
+        mentions.promotion_seq,
         links.linked_at
 
     from mentions

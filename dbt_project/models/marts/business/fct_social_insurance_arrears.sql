@@ -40,6 +40,7 @@ joined as (
         coalesce(arrears.arrears_amount > 0, false) as has_arrears,
         arrears.reported_at,
         arrears.ingested_at,
+        arrears.promotion_seq,
         links.linked_at
 
     from arrears

@@ -39,6 +39,7 @@ joined as (
         coalesce(ratings.arrears_amount > 0, false) as has_arrears,
         ratings.updated_date,
         ratings.ingested_at,
+        ratings.promotion_seq,
         links.linked_at
 
     from ratings
