@@ -133,14 +133,35 @@ def run_measured(cmd: list[str], log_path: Path, env: dict[str, str] | None = No
             root = psutil.Process(proc.pid)
         except psutil.NoSuchProcess:
             root = None
-        while proc.poll() is None:
-            if root is not None:
-                _sample(root, peaks)
-            time.sleep(interval)
+        try:
+            while proc.poll() is None:
+                if root is not None:
+                    _sample(root, peaks)
+                time.sleep(interval)
+        except BaseException:  # interrupted: take the run's process tree down with us
+            _kill_tree(root, proc)
+            raise
     wall = time.perf_counter() - started
     return {"wall_seconds": round(wall, 2), "exit_code": proc.returncode, "peak_rss": peaks,
             "load_start": [round(x, 2) for x in load_start],
             "load_end": [round(x, 2) for x in os.getloadavg()]}
+
+
+def _kill_tree(root, proc) -> None:
+    import psutil
+
+    procs = []
+    if root is not None:
+        try:
+            procs = [*root.children(recursive=True), root]
+        except psutil.Error:
+            pass
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    proc.wait()
 
 
 def _sample(root, peaks: dict) -> None:

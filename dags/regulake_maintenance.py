@@ -8,9 +8,10 @@ not tables and are left alone), one layer at a time:
    to any version of the audit window keeps working), plus `maintenance.table_properties`
    (`delta.autoOptimize.optimizeWrite`); a longer retention already on a table is kept;
 2. **OPTIMIZE**: bin-packing compaction, `ZORDER BY` only for the tables under `maintenance.zorder`;
-3. **statistics**: Delta's per-file statistics recomputed for files written without them
-   (`ANALYZE TABLE` does not work on Delta tables in Spark 4.1);
-4. **VACUUM** `RETAIN` at least `vacuum_retain_hours`, never lower; Delta's retention check stays on.
+3. **statistics**: Delta's per-file statistics recomputed when some files were written without
+   them (`ANALYZE TABLE` does not work on Delta tables in Spark 4.1 + Delta 4.4);
+4. **VACUUM** at the table's `delta.deletedFileRetentionDuration` (what Delta 4.4's VACUUM goes by),
+   run only once that holds at least `vacuum_retain_hours`; Delta's retention check stays on.
 
 Params: `lake` (lake root, default from conf/regulake.yaml) and `dry_run` (true: change nothing,
 list what VACUUM would delete and which properties would be set, in the task logs and XCom).
@@ -25,8 +26,8 @@ the same time, and need not:
   retried by Airflow and its stages are idempotent. No rows are ever lost or duplicated:
   OPTIMIZE and the statistics step commit `dataChange=false` rewrites of the same rows.
 * VACUUM deletes only files unreferenced for longer than the retention (720 h) — far longer than
-  the longest run (well under an hour) — so no file of an unfinished write, nor of a snapshot a
-  running reader or task still uses, is ever that old.
+  any run (minutes; hours at province scale) — so no file of an unfinished write, nor of a
+  snapshot a running reader or task still uses, is ever that old.
 * Compaction gives a table a new version, so the stages that skip on unchanged input versions
   (linking, dbt, risk) rebuild once afterwards, with the same rows. VACUUM adds no versions, and a
   week without new data commits nothing.

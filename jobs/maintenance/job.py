@@ -10,12 +10,12 @@ conf/regulake.yaml; views are not Delta tables and are never touched), in this o
 2. OPTIMIZE: bin-packing compaction of small files, or `ZORDER BY` for the tables listed under
    `zorder` (skipped when nothing but maintenance committed since the last Z-ordering). A table
    with nothing to compact gets no commit. Rows are unchanged: OPTIMIZE commits `dataChange=false`.
-3. statistics: Delta's per-file min/max/null counts (what data skipping uses) recomputed for
-   files written without them. Spark's `ANALYZE TABLE ... COMPUTE STATISTICS` fails on Delta
-   tables in Spark 4.1 + Delta 4.4 ("not supported for v2 tables"), Delta OSS has no
-   `COMPUTE DELTA STATISTICS`, and the in-memory catalog would forget catalog statistics anyway;
-   so this uses Delta's own `StatisticsCollection.recompute` (an internal API: when a Delta upgrade
-   removes it, the step is skipped with a warning).
+3. statistics: when some data files were written without Delta's per-file min/max/null counts
+   (what data skipping uses), they are recomputed for the table. Spark's `ANALYZE TABLE ...
+   COMPUTE STATISTICS` fails on Delta tables in Spark 4.1 + Delta 4.4 ("not supported for v2
+   tables"), Delta OSS has no `COMPUTE DELTA STATISTICS`, and the in-memory catalog would forget
+   catalog statistics anyway; so this uses Delta's own `StatisticsCollection.recompute` (an
+   internal API: when a Delta upgrade removes it, the step is skipped with a warning).
 4. VACUUM ... RETAIN max(vacuum_retain_hours, the table's deletedFileRetentionDuration) HOURS,
    after a DRY RUN that lists the files (and is all a dry run does). Delta 4.4's VACUUM goes by
    the table's `delta.deletedFileRetentionDuration` (it ignores RETAIN other than 0 unless told
@@ -34,8 +34,8 @@ Safe beside the daily DAG (a different DAG, so `max_active_runs` does not keep t
 * OPTIMIZE and the statistics step rewrite files or stats without changing rows; readers keep
   reading their snapshot, whose files stay on disk.
 * VACUUM deletes only files that no version of the last `vacuum_retain_hours` (720 h) needs and
-  untracked files older than that. The longest daily run takes well under an hour, so a file
-  that an unfinished write just created or a running reader still reads is never that old.
+  untracked files older than that. A daily run takes minutes (hours at province scale), so a
+  file that an unfinished write just created or a running reader still reads is never that old.
 * Stages that skip on unchanged inputs (regulake/stage_state.py) fingerprint Delta versions; a
   compaction is a new version, so they rebuild once after it (same rows). VACUUM adds no versions
   (`log_vacuum: false`), and a rerun with nothing to do commits nothing.
@@ -283,13 +283,16 @@ def maintain_table(spark: SparkSession, settings: Settings, layer: str, table: s
     started = time.monotonic()
     result: dict[str, Any] = {"table": name, "status": "ok", "skipped_steps": [], "warnings": []}
 
+    def warn(message: str) -> None:
+        log.warning("%s: %s", name, message)
+        result["warnings"].append(message)
+
     def step(what: str, action: Callable[[], T]) -> T | None:
         try:
             return retry_conflicts(action, f"{name} {what}", cfg.conflict_retries, cfg.conflict_backoff_seconds)
         except ConflictSkipped as skipped:
-            log.warning("%s; skipped until the next run", skipped)
+            warn(f"{skipped}; skipped until the next run")
             result["skipped_steps"].append(what)
-            result["warnings"].append(str(skipped))
             return None
 
     detail = _detail(spark, ref)
@@ -297,7 +300,7 @@ def maintain_table(spark: SparkSession, settings: Settings, layer: str, table: s
     properties = detail["properties"]
     for key in (FILE_RETENTION, LOG_RETENTION):
         if key in properties and interval_hours(properties[key]) is None:
-            result["warnings"].append(f"{key}={properties[key]!r} is not an interval this job reads: left alone")
+            warn(f"{key}={properties[key]!r} is not an interval this job reads: left alone")
 
     # 1. Retention (and configured) table properties: a metadata commit, so only when they differ.
     planned = planned_properties(properties, cfg)
@@ -339,7 +342,7 @@ def maintain_table(spark: SparkSession, settings: Settings, layer: str, table: s
         try:
             missing = files_without_stats(spark, path)
         except Exception as error:  # noqa: BLE001 - an internal Delta API: degrade, do not fail
-            result["warnings"].append(f"statistics: Delta's snapshot API is not available ({error}); skipped")
+            warn(f"statistics: Delta's snapshot API is not available ({error}); skipped")
             missing = 0
         result["stats"] = {"files_without_stats": missing, "recomputed": False}
         if missing and not dry_run:
@@ -349,8 +352,8 @@ def maintain_table(spark: SparkSession, settings: Settings, layer: str, table: s
     hours = vacuum_retain_hours(properties, cfg)
     if hours is None or not retention_in_place(properties, cfg):
         result["vacuum"] = f"skipped: {FILE_RETENTION} is {properties.get(FILE_RETENTION)!r}"
-        result["warnings"].append(f"VACUUM skipped: {FILE_RETENTION}={properties.get(FILE_RETENTION)!r} is not "
-                                  f"a retention of at least {cfg.vacuum_retain_hours} hours")
+        warn(f"VACUUM skipped: {FILE_RETENTION}={properties.get(FILE_RETENTION)!r} is not a retention of "
+             f"at least {cfg.vacuum_retain_hours} hours")
     else:
         doomed = _vacuum_candidates(spark, ref, hours)
         result["vacuum"] = {"retain_hours": hours, "files": len(doomed)}
@@ -365,8 +368,6 @@ def maintain_table(spark: SparkSession, settings: Settings, layer: str, table: s
 
     if result["skipped_steps"]:
         result["status"] = "skipped steps"
-    for warning in result["warnings"]:
-        log.warning("%s: %s", name, warning)
     result["seconds"] = round(time.monotonic() - started, 1)
     log.info("%s: %s", name, {k: v for k, v in result.items() if k not in ("warnings", "table")})
     return result

@@ -174,11 +174,16 @@ def test_incremental_build_takes_late_events_new_versions_and_relinks(spark, dbt
     # E2 struck off (吊销) in a new version; K2's initiate arrives after its dispatch; P1 revoked
     versions["samr_enterprise"].append(Version(lake.enterprise(
         E2, "郑州乙贸易有限公司", "410105", "F51", lake.at(1), "张三", lake.RIC_ZHANG, status="吊销"),
-        "20240310", ingested_at=NOW))
+        "20240310", ingested_at=NOW, promotion_seq=1))
     versions["coop_task_event"].append(Version(lake.event("K2-e1", "K2", "发起", lake.at(5), subject=E2, to=None),
-                                               "20240310", ingested_at=NOW))
+                                               "20240310", ingested_at=NOW, promotion_seq=1))
     versions["samr_penalty"].append(Version(lake.penalty("P1", E2, "严重", lake.days_ago(30), "撤销", lake.at(1)),
-                                            "20240310", ingested_at=NOW))
+                                            "20240310", ingested_at=NOW, promotion_seq=1))
+    # P3 revoked in a delivery the gate held back and released after later ones: ingested before
+    # everything the marts were built from, promoted after it (issue 13).
+    versions["samr_penalty"].append(Version(lake.penalty("P3", E4, "严重", lake.days_ago(45), "撤销", lake.at(2)),
+                                            "20240302", record_no=9, ingested_at=lake.LINKED_AT - timedelta(days=30),
+                                            promotion_seq=2))
     for feed_id in ("samr_enterprise", "coop_task_event", "samr_penalty"):
         lake.write_table(spark, settings, "silver", feed_id,
                          lake.silver_frame(spark, load_feed(feed_id), versions[feed_id]))
@@ -210,6 +215,9 @@ def test_incremental_build_takes_late_events_new_versions_and_relinks(spark, dbt
     assert _rows(spark, "select entity_id from gold.fct_hotline_ticket where ticket_id = 'H7'") == [{"entity_id": E1}]
     assert _rows(spark, "select is_effective from gold.fct_penalty where decision_no = 'P1'") == [
         {"is_effective": False}]
+    assert _rows(spark, "select is_effective, publicity_status, version_count from gold.fct_penalty "
+                        "where decision_no = 'P3'") == [
+        {"is_effective": False, "publicity_status": "撤销", "version_count": 2}]
 
 
 def test_a_feed_not_delivered_yet_reads_as_empty(spark, dbt_lake):

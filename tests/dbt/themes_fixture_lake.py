@@ -78,6 +78,7 @@ class Version:
     record_no: int = 1
     ingested_at: datetime = field(default_factory=lambda: LINKED_AT)
     is_current: bool | None = None  # None: the latest version is current
+    promotion_seq: int = 0  # the silver promotion that wrote it
 
 
 def _cast(value: Any, type_name: str) -> Any:
@@ -118,14 +119,14 @@ def silver_frame(spark: SparkSession, schema: FeedSchema, versions: list[Version
                 schema.feed_id, version.batch, "part-0001", version.record_no, version.ingested_at,
                 hashlib.sha256(raw.encode()).hexdigest(), f"d-{version.batch}", {}, [], [], record_key,
                 hashlib.sha256(f"{record_key}|{version.values}".encode()).hexdigest(), rank, current,
-                version.batch,
+                version.batch, version.promotion_seq,
             ]
             rows.append(row)
     ddl = ", ".join(f"`{c.alias}` {types[c.alias]}" for c in schema.columns)
     ddl += (", _feed_id string, _batch_date string, _file_name string, _record_no int, _ingested_at timestamp, "
             "_record_hash string, _delivery_id string, _extra map<string,string>, _dq_flags array<string>, "
             "_outlier_flags array<string>, _record_key string, _content_hash string, _version_rank int, "
-            "_is_current boolean, _last_seen_batch_date string")
+            "_is_current boolean, _last_seen_batch_date string, _promotion_seq bigint")
     return spark.createDataFrame(rows, ddl)
 
 

@@ -120,19 +120,6 @@ def test_first_run_then_incremental_then_rerun(spark, lake):
     assert _xref(spark, lake).where("_run_id = 'run-4'").count() == 0
 
 
-def test_a_table_written_by_an_earlier_version_gets_the_new_columns(spark, tmp_path):
-    from jobs.linking.job import _add_missing_columns
-
-    path = str(tmp_path / "entity_xref")
-    spark.createDataFrame([("hotline_12345", "RX1")], "feed_id string, record_key string").write.format(
-        "delta").save(path)
-    newer = spark.createDataFrame([], "feed_id string, record_key string, _retry_keys array<string>")
-    _add_missing_columns(spark, path, newer)
-    table = spark.read.format("delta").load(path)
-    assert table.columns == ["feed_id", "record_key", "_retry_keys"]
-    assert table.first()["_retry_keys"] is None
-
-
 def test_select_work_takes_new_changed_and_retried_mentions_only(spark):
     from jobs.linking.job import select_work
 

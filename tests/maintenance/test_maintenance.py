@@ -150,7 +150,6 @@ def runs(lake):
     state["versions_after_first"] = _versions(spark, settings)
     second = job.run(ctx)
     state["versions_after_second"] = _versions(spark, settings)
-    import sys; print({k: {t: r.get("seconds") for t, r in v["tables"].items()} for k, v in (("dry", dry), ("first", first), ("second", second))}, file=sys.stderr)  # DEBUG
     return {"ctx": ctx, "dry": dry, "first": first, "second": second, **state}
 
 

@@ -197,3 +197,14 @@ def test_every_audit_table_is_declared_once():
                                       "row_accounting", "stage_run", "linking_run", "pipeline_run"}
     for spec in lake.AUDIT_TABLES.values():
         assert set(spec.partition_by) <= set(spec.schema.fieldNames()), spec.name
+
+
+def test_a_table_written_by_an_earlier_version_gets_the_new_columns(spark, settings, name):
+    """gold.entity_xref of an older lake lacks `_retry_keys`: linking adds it before its MERGE."""
+    lake.append(spark, settings, "gold", name,
+                spark.createDataFrame([("hotline_12345", "RX1")], "feed_id string, record_key string"))
+    newer = spark.createDataFrame([], "feed_id string, record_key string, _retry_keys array<string>")
+    lake.add_missing_columns(spark, settings, "gold", name, newer.schema)
+    table = lake.read(spark, settings, "gold", name)
+    assert table.columns == ["feed_id", "record_key", "_retry_keys"]
+    assert table.first()["_retry_keys"] is None

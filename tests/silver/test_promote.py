@@ -108,7 +108,8 @@ def _promote_in_order(spark, settings, order: list[str]):
         mode, records = ENTERPRISE_DELIVERIES[batch]
         landing.deliver(batch, records, mode=mode)
         silver_job.run(context(spark, settings, f"run-{batch}", feed_id="samr_enterprise"))
-    silver = table(spark, settings, "silver", "samr_enterprise").drop("_outlier_flags")
+    # _promotion_seq counts promotions, which differ with the order: everything else must not.
+    silver = table(spark, settings, "silver", "samr_enterprise").drop("_outlier_flags", "_promotion_seq")
     accounting = table(spark, settings, "audit", "row_accounting").drop("accounted_at")
     return silver, accounting
 
