@@ -3,7 +3,7 @@
 Every kind has a pure-Python form (used by the generator, linking and tests on
 single values) and a Spark column-expression form (used by silver and the GX
 suites on whole deliveries). The two are written side by side from the same
-patterns and constants and `tests/test_normalize.py` checks that they agree
+patterns and constants and `tests/regulake/test_normalize.py` checks that they agree
 value for value, so there is one definition of each rule.
 
 A normaliser turns the delivered text into a *candidate* value and a

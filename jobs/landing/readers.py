@@ -442,6 +442,20 @@ def _key_plan(schema: FeedSchema, keys: tuple[str, ...]) -> list[tuple[str, int 
     return plan
 
 
+def _unicode_text(values: list[str | None], extra: dict[str, str | None] | None) -> bool:
+    """Whether every string is Unicode text: JSON can escape a lone surrogate (\\ud800), which no
+    file or table can hold (the Parquet staging would fail on it, and the feed with it)."""
+    strings = [v for v in values if v is not None]
+    if extra:
+        strings += [k for k in extra] + [v for v in extra.values() if v is not None]
+    try:
+        for value in strings:
+            value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _parse_json_line(text: str) -> tuple[Any, str | None]:
     """(object, None), or (None, reason_detail) for a line that is not JSON."""
     try:
@@ -523,6 +537,11 @@ def read_jsonl(stream: BinaryIO, schema: FeedSchema, sink: RecordSink,
                     extra[key.strip()] = value
         except RecursionError:  # decodable, but nested too deeply to be written back as text
             sink.quarantine(record_no, PARSE_ERROR, "not valid JSON: nested too deeply", text)
+            result.quarantined += 1
+            continue
+        if "\\u" in text and not _unicode_text(values, extra):
+            sink.quarantine(record_no, PARSE_ERROR, "not valid JSON text: a \\u escape of a lone surrogate "
+                            "(not a Unicode character)", text)
             result.quarantined += 1
             continue
         sink.add(record_no, values, extra, hashlib.sha256(raw).hexdigest())
@@ -663,6 +682,11 @@ def read_xlsx(data: BinaryIO, schema: FeedSchema, sink: RecordSink,
             overflow = [c for c in cells[len(header):] if c not in (None, "")]
             if any("\ufffd" in c for c in cells if c):
                 sink.quarantine(record_no, ENCODING_ERROR, "U+FFFD replacement character in a cell", raw_text)
+                result.quarantined += 1
+                continue
+            if not _unicode_text(cells, None):  # an _xD800_ escape of a lone surrogate
+                sink.quarantine(record_no, ENCODING_ERROR, "a lone surrogate in a cell (not a Unicode character)",
+                                raw_text)
                 result.quarantined += 1
                 continue
             if overflow:

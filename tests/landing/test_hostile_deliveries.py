@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from jobs.landing import storage
-from jobs.landing.job import LOADED, REJECTED, Delivery, classify, read_delivery
+from jobs.landing.job import REJECTED, Delivery, classify, read_delivery
 from jobs.landing.manifest import ManifestError, parse_manifest
 from jobs.landing.readers import PARSE_ERROR, read_csv, read_jsonl, read_xlsx, split_csv_records
 from regulake.feeds import load_feed
@@ -160,14 +160,18 @@ def test_jsonl_nan_infinity_and_deep_nesting_are_parse_errors():
         '{"event_id": "EV7", "note": ' + '{"a": ' * 2000 + "1" + "}" * 2000 + "}",
         _event(8, fine=0).replace('"fine": 0', '"fine": 1e999'),  # too large for a float: kept as its text
         _event(9, big=0).replace('"big": 0', '"big": ' + "9" * 5000),  # beyond int()'s digit limit: text
+        _event(10, note="x").replace('"x"', '"a\\ud800b"'),  # a lone surrogate: no file or table can hold it
+        _event(11, note="x").replace('"x"', '"\\ud83d\\ude00"'),  # a surrogate pair is one character: fine
+        _event(12).replace('"at"', '"\\udfff"'),  # ... also in a key (kept in _extra)
     ]
     result, sink = _read(read_jsonl, "coop_task_event", "\n".join(lines).encode())
-    assert result.records == 9
+    assert result.records == 12
     codes = {q[0]: q[1] for q in sink.quarantined}
     assert {n: codes[n] for n in (2, 3, 4, 5)} == {n: PARSE_ERROR for n in (2, 3, 4, 5)}
     assert "NaN" in next(q[2] for q in sink.quarantined if q[0] == 2)
-    assert {r[0] for r in sink.rows} | set(codes) == set(range(1, 10))
-    assert 1 in {r[0] for r in sink.rows} and 8 in {r[0] for r in sink.rows} and 9 in {r[0] for r in sink.rows}
+    assert {r[0] for r in sink.rows} | set(codes) == set(range(1, 13))
+    assert {1, 8, 9, 11} <= {r[0] for r in sink.rows}
+    assert codes[10] == codes[12] == PARSE_ERROR and "surrogate" in next(q[2] for q in sink.quarantined if q[0] == 10)
 
 
 # --- 5. truncated XLSX ---------------------------------------------------------------------

@@ -98,6 +98,7 @@ def test_rerun_writes_no_new_version(spark, risk_lake, classified, monkeypatch):
     cfg = load_risk_config()
     everyone = dataclasses.replace(cfg, sampling={**cfg.sampling, "ratios": dict.fromkeys("ABCD", 1.0)})
     monkeypatch.setattr(risk_job, "load_risk_config", lambda: everyone)
+    monkeypatch.setattr(inspection_job, "load_risk_config", lambda: everyone)  # its own stage, its own import
     inspection_job.run(context(spark, risk_lake, "run-1", MAR))
     before = {name: version(spark, risk_lake, name) for name in ("enterprise_risk_class", "risk_warning", "inspection_plan")}
     again = risk_job.run(context(spark, risk_lake, "run-2", MAR))

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 REGULAKE = str(Path(sys.executable).with_name("regulake"))
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 SAMPLES = PROJECT.parent / "shared" / "samples" / "landing"
 AS_OF = "2024-03-31"
 RIC = re.compile(r"\b\d{17}[\dXx]\b")
