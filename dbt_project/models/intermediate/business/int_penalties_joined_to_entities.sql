@@ -24,6 +24,7 @@ statuses as (
         decision_no,
         version_rank,
         updated_at,
+        promotion_seq,
         {{ publicity_status('publicity_status') }} as publicity_status,
         -- the status of the next older version (version_rank + 1)
         lead({{ publicity_status('publicity_status') }})
