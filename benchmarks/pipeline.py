@@ -363,7 +363,7 @@ def render_entry(entry: dict) -> list[str]:
         f"## {entry['enterprises']:,} enterprises × {entry['batches']} batches (seed {entry['seed']})",
         "",
         f"* Run {entry['date']}: `{entry['command']}`",
-        f"* Machine: {m['cores']} cores, {m['memory_gib']:.0f} GiB, {m['platform']}; load average (1/5/15 min) "
+        f"* Machine: {m['cores']} cores, {m['memory_gib']:g} GiB memory, {m['platform']}; load average (1/5/15 min) "
         f"{' / '.join(f'{x:.1f}' for x in m['load_start'])} at the start, "
         f"{' / '.join(f'{x:.1f}' for x in m['load_end'])} at the end"
         + (" (above the core count: timings are inflated)" if max(m["load_start"][1], m["load_end"][1]) > m["cores"]

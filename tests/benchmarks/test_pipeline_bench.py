@@ -243,7 +243,7 @@ def test_markdown_from_fixed_numbers():
     assert "| **sum of tasks** | 201.0 | 46.0 | 16.0 |" in text
     assert "* PASS full ≤ 4× floor: 400.0 s vs floor 100.0 s = 4.0×" in text
     assert "`.venv/bin/python benchmarks/pipeline.py --enterprises 100000 --batches 3`" in text
-    assert "2 cores, 23 GiB" in text
+    assert "2 cores, 23.4 GiB memory" in text
     assert "![seconds per record against enterprises](pipeline.svg)" in text
     assert "| 3 | 200,000 | 562,500 | 112,500 | 12,500 | 62,500 |" in text
 
