@@ -38,7 +38,9 @@ def test_row_accounting_reconciles(spark):
                                        "feed_id string, batch_date string, delivery_id string, manifest_rows long")
     quarantine = spark.createDataFrame([("d1", "landing"), ("d1", "silver"), ("d2", "silver")],
                                        "delivery_id string, stage string")
-    copies = spark.createDataFrame([("d1",)] * 4 + [("d2",)] * 2, "delivery_id string")
+    # d1's last copy is a quarantined record of a full delivery (null hash, kept for currency): not a copy here.
+    copies = spark.createDataFrame([("d1", "h")] * 4 + [("d2", "h")] * 2 + [("d1", None)],
+                                   "delivery_id string, content_hash string")
     silver = spark.createDataFrame([("d1",)] * 3 + [("d2",)], "_delivery_id string")
     got = row_accounting(deliveries, quarantine, copies, silver).drop("accounted_at")
     expected = spark.createDataFrame(
