@@ -28,8 +28,9 @@ from regulake.config import Settings
 log = logging.getLogger(__name__)
 
 STAGE_RUN = "stage_run"
-# Build output and caches inside code folders: they change without the code changing.
-_NOT_INPUTS = {"__pycache__", "target", "logs", "dbt_packages", ".pytest_cache"}
+# Build output and caches inside code folders: they change without the code changing
+# (dbt writes its anonymous user id to .user.yml on its first run in a fresh clone).
+_NOT_INPUTS = {"__pycache__", "target", "logs", "dbt_packages", ".pytest_cache", ".user.yml"}
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 
 
