@@ -6,8 +6,7 @@ partitions make each small job about twice as cheap on a busy 2-core machine.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from regulake.spark import temporary_conf
 
 LEAN_CONF = {
     "spark.sql.codegen.wholeStage": "false",
@@ -18,17 +17,6 @@ LEAN_CONF = {
 }
 
 
-@contextmanager
-def lean_conf(spark) -> Iterator[None]:
+def lean_conf(spark):
     """LEAN_CONF on the session inside the block, the previous values put back afterwards."""
-    previous = {key: spark.conf.get(key, None) for key in LEAN_CONF}
-    for key, value in LEAN_CONF.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
+    return temporary_conf(spark, LEAN_CONF)

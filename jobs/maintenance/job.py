@@ -52,6 +52,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from regulake.catalog import discover_tables
+from regulake.spark import temporary_conf
 from regulake.stage import StageContext
 
 if TYPE_CHECKING:
@@ -261,17 +262,8 @@ def _maintenance_conf(spark: SparkSession, cfg: MaintenanceConfig) -> Iterator[N
         "spark.databricks.delta.vacuum.logging.enabled": str(cfg.log_vacuum).lower(),
         RETAIN_IGNORED: "false",
     }
-    previous = {key: spark.conf.get(key, None) for key in wanted}
-    for key, value in wanted.items():
-        spark.conf.set(key, value)
-    try:
+    with temporary_conf(spark, wanted):
         yield
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
 
 
 def maintain_table(spark: SparkSession, settings: Settings, layer: str, table: str,
