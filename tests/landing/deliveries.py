@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from pathlib import Path
+
+from regulake.feeds import load_feed
 
 PENALTY_HEADER = ("decision_no,uscc,ent_name,violation_type,legal_basis,penalty_types,fine_amount,"
                   "confiscated_amount,severity,decision_date,authority,authority_region_code,matter_code,"
@@ -73,3 +76,28 @@ def write_delivery(
 
 def penalty_csv(*rows: str, header: str = PENALTY_HEADER, newline: str = "\n") -> bytes:
     return (newline.join([header, *rows]) + newline).encode("utf-8")
+
+
+class Collect:
+    """A RecordSink that keeps everything in memory."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, list, dict | None, str]] = []
+        self.quarantined: list[tuple[int, str, str, str]] = []
+
+    def add(self, record_no, values, extra, record_hash):
+        self.rows.append((record_no, values, extra, record_hash))
+
+    def quarantine(self, record_no, reason_code, reason_detail, raw_record):
+        self.quarantined.append((record_no, reason_code, reason_detail, raw_record))
+
+    def codes(self) -> list[tuple[int, str]]:
+        return [(q[0], q[1]) for q in self.quarantined]
+
+
+def read_bytes(reader, feed_id: str, data: bytes):
+    sink = Collect()
+    result = reader(io.BytesIO(data), load_feed(feed_id), sink)
+    assert result.sha256 == hashlib.sha256(data).hexdigest()
+    assert result.records == result.landed + result.quarantined
+    return result, sink

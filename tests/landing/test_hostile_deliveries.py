@@ -24,30 +24,13 @@ from jobs.landing.manifest import ManifestError, parse_manifest
 from jobs.landing.readers import PARSE_ERROR, read_csv, read_jsonl, read_xlsx, split_csv_records
 from regulake.feeds import load_feed
 
-from .deliveries import penalty_csv, penalty_row
+from .deliveries import Collect, penalty_csv, penalty_row
+from .deliveries import read_bytes as _read
 
 PENALTY = load_feed("samr_penalty")
 TODAY = date(2025, 3, 1)
 
 
-class Collect:
-    def __init__(self) -> None:
-        self.rows: list[tuple] = []
-        self.quarantined: list[tuple[int, str, str, str]] = []
-
-    def add(self, record_no, values, extra, record_hash):
-        self.rows.append((record_no, values, extra, record_hash))
-
-    def quarantine(self, record_no, reason_code, reason_detail, raw_record):
-        self.quarantined.append((record_no, reason_code, reason_detail, raw_record))
-
-
-def _read(reader, feed_id: str, data: bytes):
-    sink = Collect()
-    result = reader(io.BytesIO(data), load_feed(feed_id), sink)
-    assert result.sha256 == hashlib.sha256(data).hexdigest()
-    assert result.records == result.landed + result.quarantined
-    return result, sink
 
 
 def _manifest(**override) -> bytes:

@@ -18,32 +18,8 @@ from jobs.landing.readers import (
 )
 from regulake.feeds import load_feed
 
-from .deliveries import PENALTY_HEADER, penalty_row
-
-
-class Collect:
-    """A RecordSink that keeps everything in memory."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple[int, list, dict | None, str]] = []
-        self.quarantined: list[tuple[int, str, str, str]] = []
-
-    def add(self, record_no, values, extra, record_hash):
-        self.rows.append((record_no, values, extra, record_hash))
-
-    def quarantine(self, record_no, reason_code, reason_detail, raw_record):
-        self.quarantined.append((record_no, reason_code, reason_detail, raw_record))
-
-    def codes(self) -> list[tuple[int, str]]:
-        return [(q[0], q[1]) for q in self.quarantined]
-
-
-def _read(reader, feed_id: str, data: bytes):
-    sink = Collect()
-    result = reader(io.BytesIO(data), load_feed(feed_id), sink)
-    assert result.sha256 == hashlib.sha256(data).hexdigest()
-    assert result.records == result.landed + result.quarantined
-    return result, sink
+from .deliveries import PENALTY_HEADER, Collect, penalty_row
+from .deliveries import read_bytes as _read
 
 
 def _value(sink: Collect, record_no: int, feed_id: str, column: str):
