@@ -21,7 +21,7 @@ case "$java_major" in
   *) say "Java $java_major found; Spark 4.1 needs Java 17 or 21." >&2; exit 1 ;;
 esac
 
-# --- Chromium and a CJK font (the run report: rendered in tests/publish, read by people) ---
+# --- Chromium and a CJK font (the run report: rendered in tests/jobs/publish, read by people) ---
 # Debian's packages; never a browser download. Needs root (or install them by hand).
 # Without a CJK font Chromium draws the report's Chinese labels as boxes.
 REPORT_PACKAGES=(chromium fonts-wqy-zenhei)
@@ -31,9 +31,9 @@ if [ ! -x /usr/bin/chromium ] || [ -z "$(fc-list :lang=zh 2>/dev/null)" ]; then
     # A mirror outage must not stop the rest of setup: only the report tests need these.
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${REPORT_PACKAGES[@]}" >/dev/null \
       || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${REPORT_PACKAGES[@]}" >/dev/null; } \
-      || say "could not install ${REPORT_PACKAGES[*]}: tests/publish will fail until they are installed" >&2
+      || say "could not install ${REPORT_PACKAGES[*]}: tests/jobs/publish will fail until they are installed" >&2
   else
-    say "${REPORT_PACKAGES[*]} not found and cannot be installed here: tests/publish will fail (apt-get install ${REPORT_PACKAGES[*]})" >&2
+    say "${REPORT_PACKAGES[*]} not found and cannot be installed here: tests/jobs/publish will fail (apt-get install ${REPORT_PACKAGES[*]})" >&2
   fi
 fi
 

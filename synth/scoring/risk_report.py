@@ -126,7 +126,7 @@ def render(figures: dict, rates: pd.DataFrame, hidden: pd.DataFrame, tables: dic
         for (as_of, level), n in counts.items():
             lines.append(f"| {as_of} | {level} | {n} |")
     lines += ["", "## Calibration", "",
-              "Points were set on reference profiles (docs/RISK.md, tested in tests/risk), never fitted to the "
+              "Points were set on reference profiles (docs/RISK.md, tested in tests/jobs/risk), never fitted to the "
               "generator's truth; the truth is read only here, to validate. Sample sizes are small (a few hundred "
               "future inspections): C and D rates carry wide sampling error.", ""]
     return "\n".join(lines)

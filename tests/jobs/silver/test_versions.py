@@ -15,7 +15,7 @@ from jobs.silver.records import RECORD_KEY, accepted_records, check_records
 from jobs.silver.versions import copy_records, resolve_versions
 from regulake.feeds import load_feed
 
-from .lakehelpers import bronze_rows
+from .helpers import bronze_rows
 
 SCHEMA = load_feed("samr_penalty")
 VIEW = ["_record_key", "updated_at_text", "_batch_date", "_record_no", "_version_rank", "_is_current"]

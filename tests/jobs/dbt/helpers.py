@@ -5,7 +5,7 @@ Tables have exactly the columns and types of the contracts (docs/ARCHITECTURE.md
 (`regulake.normalize.spark_type`), silver's lineage, flags, `_record_key`,
 `_version_rank` and `_is_current`; `gold.entity_xref` and `gold.enterprise_person`
 as jobs/linking writes them. Dates are relative to today so "the last 12 months"
-means something. The story each row tells is in the comments; tests/dbt asserts it.
+means something. The story each row tells is in the comments; tests/jobs/dbt asserts it.
 """
 
 from __future__ import annotations

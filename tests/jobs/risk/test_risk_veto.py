@@ -9,7 +9,7 @@ from pyspark.testing import assertDataFrameEqual
 from jobs.risk.config import load_risk_config
 from jobs.risk.veto import apply_vetoes, veto_matches
 
-from .gold_tables import gold
+from .helpers import gold
 
 AS_OF = date(2024, 3, 31)
 DISHONEST = "失信被执行人记录未移除"

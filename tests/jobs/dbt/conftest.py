@@ -1,4 +1,4 @@
-"""The dbt tests' lake: the fixture lake of tests/dbt/lake.py, built once per module with dbt_build."""
+"""The dbt tests' lake: the fixture lake of tests/jobs/dbt/helpers.py, built once per module with dbt_build."""
 
 from __future__ import annotations
 
@@ -25,10 +25,9 @@ def dbt_lake(spark, lake_settings: Settings, tmp_path_factory) -> DbtLake:
     The session's catalog is attached to this lake for the module (the dbt sources are
     catalog names), then attached back to the session's lake.
     """
-    from themes_fixture_lake import build_fixture_lake
-
     from jobs.dbt.job import dbt_build
     from regulake.spark import get_spark
+    from tests.jobs.dbt.helpers import build_fixture_lake
 
     settings = lake_settings.with_overrides(**{"lake.root": str(tmp_path_factory.mktemp("dbt_lake"))})
     target = tmp_path_factory.mktemp("dbt_target")

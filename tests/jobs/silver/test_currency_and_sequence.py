@@ -13,7 +13,7 @@ from jobs.silver.gate import GateFailed
 from jobs.silver.quality import feed_quality
 from tests.stages import context
 
-from .lakehelpers import FakeLanding
+from .helpers import FakeLanding
 
 USCCS = {1: "91411723MA92CK0T2L", 2: "91410105786657759N", 3: "91410103914428070Y", 4: "92410506911126245T"}
 

@@ -12,15 +12,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import themes_fixture_lake as lake
 from delta.tables import DeltaTable
-from themes_fixture_lake import E1, E2, E4, E6, E7, NOW, Version
 
 from jobs.dbt.job import DbtBuildFailed, dbt_build
 from regulake.catalog import VIEWS_DIR, refresh_catalog, register_table
 from regulake.feeds import load_feed
 
-THEMES = Path(__file__).resolve().parents[2] / "docs" / "THEMES.md"
+from . import helpers as fixture_lake
+from .helpers import E1, E2, E4, E6, E7, NOW, Version
+
+THEMES = Path(__file__).resolve().parents[3] / "docs" / "THEMES.md"
 PUBLIC_VIEWS = 22
 
 
@@ -52,7 +53,7 @@ def test_gold_tables_are_delta_tables_under_the_lake(spark, dbt_lake):
 
 def test_dim_enterprise_has_each_enterprise_exactly_once_current(spark, dbt_lake):
     current = _rows(spark, "select entity_id, count_if(is_current) as n from gold.dim_enterprise group by entity_id")
-    assert {r["entity_id"]: r["n"] for r in current} == {e: 1 for e in lake.ENTERPRISES}
+    assert {r["entity_id"]: r["n"] for r in current} == {e: 1 for e in fixture_lake.ENTERPRISES}
 
 
 def test_dim_enterprise_history_puts_a_late_version_in_its_place(spark, dbt_lake):
@@ -77,7 +78,7 @@ def test_penalties_keep_revoked_ones_but_not_as_effective(spark, dbt_lake):
 
 def test_coop_task_lifecycle_from_late_events(spark, dbt_lake):
     k1 = _rows(spark, "select * from gold.fct_coop_task where task_id = 'K1'")[0]
-    start = lake.K1_START
+    start = fixture_lake.K1_START
     assert (k1["initiated_at"], k1["dispatched_at"], k1["handled_at"], k1["fed_back_at"], k1["closed_at"]) == (
         start, start + timedelta(days=1), start + timedelta(days=2, hours=1), start + timedelta(days=3),
         start + timedelta(days=4))
@@ -108,7 +109,7 @@ def _analyst_query() -> str:
 
 
 def test_the_analyst_question_is_one_query_on_gold_and_on_public(spark, dbt_lake):
-    expected = {(region, n) for region, n in lake.EXPECTED_REGION_COUNTS.items()}
+    expected = {(region, n) for region, n in fixture_lake.EXPECTED_REGION_COUNTS.items()}
     gold = _rows(spark, _analyst_query())
     assert {(r["region_code"], r["enterprises"]) for r in gold} == expected
     assert {r["region_name"] for r in gold} == {"中原区", "金水区"}
@@ -124,17 +125,17 @@ def test_public_views_expose_no_unmasked_ric_or_name(spark, dbt_lake):
         for row in spark.sql(f"select * from public.{view}").collect():
             values += [str(v) for v in row.asDict().values() if v is not None]
     text = "\n".join(values)
-    for ric in lake.RICS:
+    for ric in fixture_lake.RICS:
         assert ric not in text
         assert ric[:4] + "*" * 10 + ric[-4:] in text  # masked, not dropped
-    for name in lake.PERSON_NAMES:
+    for name in fixture_lake.PERSON_NAMES:
         assert name not in values
     assert "张*" in values
 
 
 def test_gold_keeps_the_restricted_values(spark, dbt_lake):
     rics = {r["person_ric"] for r in _rows(spark, "select person_ric from gold.dim_person")}
-    assert lake.RIC_ZHANG in rics
+    assert fixture_lake.RIC_ZHANG in rics
 
 
 def test_public_views_outlive_the_dbt_process(spark, dbt_lake):
@@ -170,27 +171,27 @@ def test_every_model_and_column_is_described(dbt_lake):
 
 def test_incremental_build_takes_late_events_new_versions_and_relinks(spark, dbt_lake):
     settings = dbt_lake.settings
-    versions = lake.silver_versions()
+    versions = fixture_lake.silver_versions()
     # E2 struck off (吊销) in a new version; K2's initiate arrives after its dispatch; P1 revoked
-    versions["samr_enterprise"].append(Version(lake.enterprise(
-        E2, "郑州乙贸易有限公司", "410105", "F51", lake.at(1), "张三", lake.RIC_ZHANG, status="吊销"),
+    versions["samr_enterprise"].append(Version(fixture_lake.enterprise(
+        E2, "郑州乙贸易有限公司", "410105", "F51", fixture_lake.at(1), "张三", fixture_lake.RIC_ZHANG, status="吊销"),
         "20240310", ingested_at=NOW, promotion_seq=1))
-    versions["coop_task_event"].append(Version(lake.event("K2-e1", "K2", "发起", lake.at(5), subject=E2, to=None),
+    versions["coop_task_event"].append(Version(fixture_lake.event("K2-e1", "K2", "发起", fixture_lake.at(5), subject=E2, to=None),
                                                "20240310", ingested_at=NOW, promotion_seq=1))
-    versions["samr_penalty"].append(Version(lake.penalty("P1", E2, "严重", lake.days_ago(30), "撤销", lake.at(1)),
+    versions["samr_penalty"].append(Version(fixture_lake.penalty("P1", E2, "严重", fixture_lake.days_ago(30), "撤销", fixture_lake.at(1)),
                                             "20240310", ingested_at=NOW, promotion_seq=1))
     # P3 revoked in a delivery the gate held back and released after later ones: ingested before
     # everything the marts were built from, promoted after it (issue 13).
-    versions["samr_penalty"].append(Version(lake.penalty("P3", E4, "严重", lake.days_ago(45), "撤销", lake.at(2)),
-                                            "20240302", record_no=9, ingested_at=lake.LINKED_AT - timedelta(days=30),
+    versions["samr_penalty"].append(Version(fixture_lake.penalty("P3", E4, "严重", fixture_lake.days_ago(45), "撤销", fixture_lake.at(2)),
+                                            "20240302", record_no=9, ingested_at=fixture_lake.LINKED_AT - timedelta(days=30),
                                             promotion_seq=2))
     for feed_id in ("samr_enterprise", "coop_task_event", "samr_penalty"):
-        lake.write_table(spark, settings, "silver", feed_id,
-                         lake.silver_frame(spark, load_feed(feed_id), versions[feed_id]))
-    links = [(f, k, E1 if k == "H7" else e, "name_fuzzy" if k == "H7" else m) for f, k, e, m in lake.xref_links()]
-    relinked = lake.xref_frame(spark, links).where("record_key <> 'H7'").unionByName(
-        lake.xref_frame(spark, [x for x in links if x[1] == "H7"], linked_at=NOW))
-    lake.write_table(spark, settings, "gold", "entity_xref", relinked)
+        fixture_lake.write_table(spark, settings, "silver", feed_id,
+                         fixture_lake.silver_frame(spark, load_feed(feed_id), versions[feed_id]))
+    links = [(f, k, E1 if k == "H7" else e, "name_fuzzy" if k == "H7" else m) for f, k, e, m in fixture_lake.xref_links()]
+    relinked = fixture_lake.xref_frame(spark, links).where("record_key <> 'H7'").unionByName(
+        fixture_lake.xref_frame(spark, [x for x in links if x[1] == "H7"], linked_at=NOW))
+    fixture_lake.write_table(spark, settings, "gold", "entity_xref", relinked)
 
     figures = dbt_build(spark, settings, "test-run-2", docs=False, target_path=dbt_lake.target,
                         select=["dim_enterprise", "fct_coop_task", "fct_coop_task_event", "fct_hotline_ticket",
@@ -208,7 +209,7 @@ def test_incremental_build_takes_late_events_new_versions_and_relinks(spark, dbt
     k2 = _rows(spark, "select task_status, initiated_at, event_count, late_event_count, entity_id "
                       "from gold.fct_coop_task where task_id = 'K2'")[0]
     assert (k2["task_status"], k2["initiated_at"], k2["event_count"], k2["late_event_count"]) == (
-        "dispatched", lake.at(5), 2, 1)
+        "dispatched", fixture_lake.at(5), 2, 1)
     trail = _rows(spark, "select event_id, event_seq from gold.fct_coop_task_event where task_id = 'K2' "
                          "order by event_seq")
     assert [r["event_id"] for r in trail] == ["K2-e1", "K2-e2"]
@@ -233,11 +234,11 @@ def test_a_feed_not_delivered_yet_reads_as_empty(spark, dbt_lake):
 
 def test_a_failing_dbt_test_makes_dbt_build_raise_naming_it(spark, dbt_lake):
     settings = dbt_lake.settings
-    versions = lake.silver_versions()["samr_penalty"]
-    versions.append(Version(lake.penalty("P9", E4, "特别严重", lake.days_ago(3), None, lake.at(3)), "20240311",
+    versions = fixture_lake.silver_versions()["samr_penalty"]
+    versions.append(Version(fixture_lake.penalty("P9", E4, "特别严重", fixture_lake.days_ago(3), None, fixture_lake.at(3)), "20240311",
                             ingested_at=NOW))
-    lake.write_table(spark, settings, "silver", "samr_penalty",
-                     lake.silver_frame(spark, load_feed("samr_penalty"), versions))
+    fixture_lake.write_table(spark, settings, "silver", "samr_penalty",
+                     fixture_lake.silver_frame(spark, load_feed("samr_penalty"), versions))
     with pytest.raises(DbtBuildFailed) as failed:
         dbt_build(spark, settings, "test-run-4", docs=False, target_path=dbt_lake.target,
                   select=["stg_samr__penalties"])

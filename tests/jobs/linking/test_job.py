@@ -11,7 +11,7 @@ from regulake.stage_state import delta_version
 from synth.scoring.devsilver import write_silver
 from tests.stages import context
 
-from .factories import ENTERPRISE_SCHEMA, enterprise_row, ric, tax_id, uscc
+from .helpers import ENTERPRISE_SCHEMA, enterprise_row, ric, tax_id, uscc
 
 A = uscc("410105", 1)  # 郑州禾卓食品 (金水区)
 B = uscc("410212", 2)  # 开封汇久文体用品 (祥符区): a twin of C

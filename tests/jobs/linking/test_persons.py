@@ -6,7 +6,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from jobs.linking.persons import enterprise_person
 
-from .factories import ric
+from .helpers import ric
 
 
 def test_person_with_ric_is_one_key_across_enterprises_and_a_bare_name_is_not(spark):

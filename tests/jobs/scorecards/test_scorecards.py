@@ -1,4 +1,4 @@
-"""gold.efficacy_scorecard against figures computed by hand on tests/scorecards/fixture.py.
+"""gold.efficacy_scorecard against figures computed by hand on tests/jobs/scorecards/helpers.py.
 
 Weights (conf/scorecards.yaml): coverage 20, problem-found 10, lift 10, rectification rate 15,
 rectification days 10, closure hours 10, satisfaction 10, coop feedback 10, penalty publicity 5;
@@ -40,7 +40,7 @@ from jobs.scorecards.config import load_config, parse_config
 from jobs.scorecards.job import compute, input_fingerprint
 from jobs.scorecards.scoring import band
 from regulake import stage_state
-from tests.scorecards import fixture
+from tests.jobs.scorecards import helpers as fixture
 from tests.stages import context
 
 SUMMARY = ["unit_type", "unit_code", "unit_name", "period", "total_score", "rank", "units_ranked", "band"]

@@ -22,7 +22,7 @@ from jobs.landing.job import (
 from jobs.landing.manifest import ManifestError, content_delivery_id, parse_manifest
 from regulake.feeds import load_feed
 
-from .deliveries import PENALTY_HEADER, penalty_csv, penalty_row
+from .helpers import PENALTY_HEADER, penalty_csv, penalty_row
 
 PENALTY = load_feed("samr_penalty")
 

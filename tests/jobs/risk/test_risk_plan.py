@@ -13,7 +13,7 @@ from pyspark.testing import assertDataFrameEqual
 from jobs.risk.config import load_risk_config
 from jobs.risk.plan import draw_plan, eligible_matters, officers_on_duty, previous_pairs
 
-from .gold_tables import officer, table
+from .helpers import officer, table
 
 AS_OF = date(2024, 3, 31)
 DRAWN = datetime(2024, 4, 1, 8)

@@ -11,11 +11,11 @@ from pyspark.testing import assertDataFrameEqual
 
 from jobs.landing import audit, bronze
 from jobs.landing import job as landing_job
-from regulake import lake
+from regulake import lake as lake_io
 from regulake.feeds import load_feed
 from tests.stages import context
 
-from .deliveries import PENALTY_HEADER, penalty_csv, penalty_row, write_delivery
+from .helpers import PENALTY_HEADER, penalty_csv, penalty_row, write_delivery
 
 FEED = "samr_penalty"
 
@@ -57,7 +57,7 @@ def test_bronze_frame_layout(spark):
     assert actual.columns[6:] == ["_extra", *bronze.LINEAGE_COLUMNS]
 
 
-def test_delivery_lifecycle_and_reruns_change_nothing(spark, fresh_lake, make_delivery, tmp_path):
+def test_delivery_lifecycle_and_reruns_change_nothing(spark, lake, make_delivery, tmp_path):
     good = penalty_csv(penalty_row(1), penalty_row(2) + ",too,many", penalty_row(3))
     make_delivery(FEED, "20240301", {"part-0001.csv": good}, rows={"part-0001.csv": 3})
     bad = make_delivery(FEED, "20240302", {"part-0001.csv": penalty_csv(penalty_row(4))})
@@ -65,13 +65,13 @@ def test_delivery_lifecycle_and_reruns_change_nothing(spark, fresh_lake, make_de
     make_delivery(FEED, "20240303", {"part-0001.csv": penalty_csv(penalty_row(6))}, manifest=False)
     root = str(make_delivery.root)
 
-    first = landing_job.run(context(spark, fresh_lake, "run-1", landing=root, feed_id=FEED))
+    first = landing_job.run(context(spark, lake, "run-1", landing=root, feed_id=FEED))
     assert [(d["batch_date"], d["status"]) for d in first["deliveries"]] == [
         ("20240301", "loaded"), ("20240302", "rejected"), ("20240303", "incomplete")]
     assert (first["rows_landed"], first["rows_quarantined"]) == (2, 1)
     assert first["deliveries"][1]["reason"].startswith("sha256_mismatch: part-0001.csv")
-    assert _table(spark, fresh_lake, "bronze", FEED).count() == 2
-    quarantine = _table(spark, fresh_lake, "audit", "quarantine").collect()
+    assert _table(spark, lake, "bronze", FEED).count() == 2
+    quarantine = _table(spark, lake, "audit", "quarantine").collect()
     assert [(q.batch_date, q.record_no, q.reason_code, q.stage) for q in quarantine] == [
         ("20240301", 2, "parse_error", "landing")]
     assert quarantine[0].raw_record == penalty_row(2) + ",too,many"
@@ -85,33 +85,33 @@ def test_delivery_lifecycle_and_reruns_change_nothing(spark, fresh_lake, make_de
     resend_root = tmp_path / "landing_resend"
     shutil.copytree(make_delivery.root / FEED / "20240301", resend_root / FEED / "20240301")
 
-    second = landing_job.run(context(spark, fresh_lake, "run-2", landing=root, feed_id=FEED))
+    second = landing_job.run(context(spark, lake, "run-2", landing=root, feed_id=FEED))
     assert [(d["batch_date"], d["status"]) for d in second["deliveries"]] == [
         ("20240303", "loaded"), ("20240304", "loaded")]
     assert second["unchanged"] == 2  # 20240301 loaded and 20240302 rejected before: not logged again
     assert second["deliveries"][1]["reason"] == "extra_columns: Remark"
-    resent_fix = _table(spark, fresh_lake, "bronze", FEED).where(F.col("_batch_date") == "20240304").first()
+    resent_fix = _table(spark, lake, "bronze", FEED).where(F.col("_batch_date") == "20240304").first()
     assert (resent_fix.decision_no, resent_fix.severity, resent_fix._extra) == (
         "郑市监罚〔2024〕4号", "1", {"Remark": "复核"})
-    resent = landing_job.run(context(spark, fresh_lake, "run-3", landing=str(resend_root), feed_id=FEED))
+    resent = landing_job.run(context(spark, lake, "run-3", landing=str(resend_root), feed_id=FEED))
     assert [(d["batch_date"], d["status"]) for d in resent["deliveries"]] == [("20240301", "duplicate")]
     assert resent["deliveries"][0]["reason"].startswith("already_loaded:")
-    assert _statuses(spark, fresh_lake) == {
+    assert _statuses(spark, lake) == {
         "20240301": ["duplicate", "loaded"], "20240302": ["rejected"],
         "20240303": ["incomplete", "loaded"], "20240304": ["loaded"]}
-    assert _table(spark, fresh_lake, "bronze", FEED).count() == 4
-    log = _table(spark, fresh_lake, "audit", "delivery_log").where(F.col("batch_date") == "20240301").collect()
+    assert _table(spark, lake, "bronze", FEED).count() == 4
+    log = _table(spark, lake, "audit", "delivery_log").where(F.col("batch_date") == "20240301").collect()
     loaded = next(r for r in log if r.status == "loaded")
     assert (loaded.manifest_rows, loaded.mode, loaded.rows_landed, loaded.rows_quarantined, loaded.run_id) == (
         3, "incremental", 2, 1, "run-1")
     assert next(r for r in log if r.status == "duplicate").location == str(resend_root / FEED / "20240301")
 
-    versions = {t: _version(spark, fresh_lake, *t) for t in
+    versions = {t: _version(spark, lake, *t) for t in
                 [("bronze", FEED), ("audit", "quarantine"), ("audit", "delivery_log")]}
     for run, landing in [("run-4", root), ("run-5", str(resend_root))]:
-        again = landing_job.run(context(spark, fresh_lake, run, landing=landing, feed_id=FEED))
+        again = landing_job.run(context(spark, lake, run, landing=landing, feed_id=FEED))
         assert again["deliveries"] == [] and again["rows_landed"] == 0
-    assert {t: _version(spark, fresh_lake, *t) for t in versions} == versions  # not a single commit
+    assert {t: _version(spark, lake, *t) for t in versions} == versions  # not a single commit
 
 
 def _three_batches(root):
@@ -145,7 +145,7 @@ def test_reverse_order_gives_the_same_bronze(spark, lake_settings, tmp_path):
         assertDataFrameEqual(reverse, forward)
 
 
-def test_a_killed_run_neither_duplicates_nor_loses(spark, fresh_lake, tmp_path, monkeypatch):
+def test_a_killed_run_neither_duplicates_nor_loses(spark, lake, tmp_path, monkeypatch):
     root = tmp_path / "landing"
     _three_batches(root)
 
@@ -155,23 +155,23 @@ def test_a_killed_run_neither_duplicates_nor_loses(spark, fresh_lake, tmp_path, 
     # 1. Killed before the bronze commit: nothing is visible, staging is gone.
     monkeypatch.setattr(bronze, "write_bronze", killed)
     with pytest.raises(RuntimeError):
-        landing_job.run(context(spark, fresh_lake, "killed-1", landing=str(root), feed_id=FEED))
+        landing_job.run(context(spark, lake, "killed-1", landing=str(root), feed_id=FEED))
     monkeypatch.undo()
-    assert not lake.exists(spark, fresh_lake, "bronze", FEED)
+    assert not lake_io.exists(spark, lake, "bronze", FEED)
     assert not list((tmp_path / "lake" / ".staging" / "landing" / FEED).iterdir())
 
     # 2. Killed after the bronze commit, before quarantine and log.
     monkeypatch.setattr(audit, "write_quarantine", killed)
     with pytest.raises(RuntimeError):
-        landing_job.run(context(spark, fresh_lake, "killed-2", landing=str(root), feed_id=FEED))
+        landing_job.run(context(spark, lake, "killed-2", landing=str(root), feed_id=FEED))
     monkeypatch.undo()
-    assert _table(spark, fresh_lake, "bronze", FEED).count() == 6
-    bronze_version = _version(spark, fresh_lake, "bronze", FEED)
+    assert _table(spark, lake, "bronze", FEED).count() == 6
+    bronze_version = _version(spark, lake, "bronze", FEED)
 
     # 3. The rerun logs the deliveries and writes their quarantine, without appending them again.
-    rerun = landing_job.run(context(spark, fresh_lake, "rerun", landing=str(root), feed_id=FEED))
+    rerun = landing_job.run(context(spark, lake, "rerun", landing=str(root), feed_id=FEED))
     assert [d["status"] for d in rerun["deliveries"]] == ["loaded"] * 3
     assert all(d["reason"].startswith("recovered: already in bronze") for d in rerun["deliveries"])
-    assert _version(spark, fresh_lake, "bronze", FEED) == bronze_version
-    assert _table(spark, fresh_lake, "bronze", FEED).count() == 6
-    assert _table(spark, fresh_lake, "audit", "quarantine").count() == 1
+    assert _version(spark, lake, "bronze", FEED) == bronze_version
+    assert _table(spark, lake, "bronze", FEED).count() == 6
+    assert _table(spark, lake, "audit", "quarantine").count() == 1

@@ -10,7 +10,7 @@ from jobs.linking.config import load_linking_config
 from jobs.linking.job import latest_enterprises
 from jobs.linking.mentions import extract_mentions
 
-from .factories import ENTERPRISE_SCHEMA, broken_check, enterprise_row, org_code, reg_no, ric, tax_id, uscc
+from .helpers import ENTERPRISE_SCHEMA, broken_check, enterprise_row, org_code, reg_no, ric, tax_id, uscc
 
 A = uscc("410105", 1)  # 金水区, old registration number in the crosswalk, represented by person 1
 B = uscc("410202", 2)  # 开封 龙亭区, also represented by person 1

@@ -18,8 +18,8 @@ from jobs.landing.readers import (
 )
 from regulake.feeds import load_feed
 
-from .deliveries import PENALTY_HEADER, Collect, penalty_row
-from .deliveries import read_bytes as _read
+from .helpers import PENALTY_HEADER, Collect, penalty_row
+from .helpers import read_bytes as _read
 
 
 def _value(sink: Collect, record_no: int, feed_id: str, column: str):

@@ -24,8 +24,8 @@ from jobs.landing.manifest import ManifestError, parse_manifest
 from jobs.landing.readers import PARSE_ERROR, read_csv, read_jsonl, read_xlsx, split_csv_records
 from regulake.feeds import load_feed
 
-from .deliveries import Collect, penalty_csv, penalty_row
-from .deliveries import read_bytes as _read
+from .helpers import Collect, penalty_csv, penalty_row
+from .helpers import read_bytes as _read
 
 PENALTY = load_feed("samr_penalty")
 TODAY = date(2025, 3, 1)
@@ -311,7 +311,7 @@ _BOUNDED_READ = textwrap.dedent("""
 
 
 def _bounded_read(feed_id: str, path: Path) -> dict:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     done = subprocess.run([sys.executable, "-c", _BOUNDED_READ, feed_id, str(path)], cwd=root, check=True,
                           capture_output=True, text=True, timeout=300)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -376,7 +376,7 @@ def test_csv_record_too_long_within_a_quoted_field(tmp_path):
 # --- end to end: the feed keeps loading ------------------------------------------------------
 
 
-def test_hostile_deliveries_are_rejected_and_the_feeds_keep_loading(spark, fresh_lake, make_delivery):
+def test_hostile_deliveries_are_rejected_and_the_feeds_keep_loading(spark, lake, make_delivery):
     from pyspark.sql import functions as F
 
     from jobs.landing import job as landing_job
@@ -403,7 +403,7 @@ def test_hostile_deliveries_are_rejected_and_the_feeds_keep_loading(spark, fresh
     make_delivery("personnel", "20520301", {"part-0001.xlsx": whole}, rows={"part-0001.xlsx": 3}, mode="full")
     root = str(make_delivery.root)
 
-    results = {feed: land_feed(spark, fresh_lake, root, feed, "run-1") for feed in ("coop_task_event", "personnel")}
+    results = {feed: land_feed(spark, lake, root, feed, "run-1") for feed in ("coop_task_event", "personnel")}
     statuses = {(feed, d["batch_date"] if d["status"] != "rejected" or d["batch_date"].isdigit() else "?"):
                 (d["status"], (d["reason"] or "").split(":")[0])
                 for feed, result in results.items() for d in result["deliveries"]}
@@ -419,12 +419,12 @@ def test_hostile_deliveries_are_rejected_and_the_feeds_keep_loading(spark, fresh
     }
     future = next(d for d in results["personnel"]["deliveries"] if d["batch_date"] == "20520301")
     assert "later than the landing date" in future["reason"]
-    bronze = spark.read.format("delta").load(fresh_lake.table_path("bronze", "coop_task_event"))
+    bronze = spark.read.format("delta").load(lake.table_path("bronze", "coop_task_event"))
     assert [r.event_id for r in bronze.collect()] == ["EV1"]
-    quarantine = spark.read.format("delta").load(fresh_lake.table_path("audit", "quarantine"))
+    quarantine = spark.read.format("delta").load(lake.table_path("audit", "quarantine"))
     assert [(q.record_no, q.reason_code) for q in quarantine.where(F.col("feed_id") == "coop_task_event").collect()] \
         == [(2, "parse_error")]
-    assert spark.read.format("delta").load(fresh_lake.table_path("bronze", "personnel")).count() == 2
+    assert spark.read.format("delta").load(lake.table_path("bronze", "personnel")).count() == 2
     # Judged once: a rerun logs nothing and raises nothing.
     for feed in ("coop_task_event", "personnel"):
-        assert land_feed(spark, fresh_lake, root, feed, "run-2")["deliveries"] == []
+        assert land_feed(spark, lake, root, feed, "run-2")["deliveries"] == []

@@ -15,7 +15,7 @@ from jobs.silver.quality import feed_quality
 from jobs.silver.records import accepted_records, check_records, quarantine_records
 from regulake.feeds import load_feed
 
-from .lakehelpers import bronze_rows
+from .helpers import bronze_rows
 
 ENTERPRISE = {
     "uscc": "91411723MA92CK0T2L", "ent_name": "顺华企业管理咨询有限责任公司", "ent_type": "有限责任公司",

@@ -14,7 +14,7 @@ from jobs.silver.gate import GateFailed
 from jobs.silver.job import pending_deliveries
 from tests.stages import context
 
-from .lakehelpers import FakeLanding
+from .helpers import FakeLanding
 
 
 def penalty(n: int, updated_at: str = "2024-01-01 10:00:00", **changes) -> dict:
@@ -114,7 +114,7 @@ def _promote_in_order(spark, settings, order: list[str]):
     return silver, accounting
 
 
-@pytest.mark.slow  # six gated runs on two lakes; tests/silver/test_versions.py covers the logic quickly
+@pytest.mark.slow  # six gated runs on two lakes; tests/jobs/silver/test_versions.py covers the logic quickly
 def test_reverse_order_gives_the_same_silver(spark, lake, lake_settings, tmp_path):
     from regulake.spark import get_spark
 

@@ -10,7 +10,7 @@ from jobs.risk.config import load_risk_config
 from jobs.risk.history import with_transitions
 from jobs.risk.warnings import complaint_surges, risk_warnings
 
-from .gold_tables import gold
+from .helpers import gold
 
 AS_OF = date(2024, 3, 31)
 PREVIOUS = date(2024, 2, 29)

@@ -14,7 +14,7 @@ from jobs.risk import job as risk_job
 from jobs.risk.config import load_risk_config
 from tests.stages import context
 
-from .gold_tables import enterprise, gold, officer
+from .helpers import enterprise, gold, officer
 
 FEB, MAR = date(2024, 2, 29), date(2024, 3, 31)
 
