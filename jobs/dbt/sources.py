@@ -12,7 +12,7 @@ silver feeds:
 
 `make generate` rewrites them after a schema or the glossary changes; `make check-generated`
 fails when a committed one differs from what would be generated (scripts/generate.py).
-The staging SQL is hand-written; tests/dbt checks it selects exactly these columns.
+The staging SQL is hand-written; tests/jobs/dbt checks it selects exactly these columns.
 """
 
 from __future__ import annotations
