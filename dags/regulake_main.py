@@ -32,6 +32,7 @@ def stage_context(feed_id: str | None = None):
         as_of=run_as_of(params.get("as_of"), dag_run.run_after, settings),
         landing_root=params["landing"],
         feed_id=feed_id,
+        label=airflow["ti"].task_id + (f"[{feed_id}]" if feed_id else ""),
     )
 
 

@@ -30,15 +30,22 @@ class StageContext:
     landing_root: str | None = None
     feed_id: str | None = None
     session: SparkSession | None = None
+    # Spark's job group for everything this stage runs (e.g. "promote_feed[tax_credit]"): the Spark UI
+    # and event log (benchmarks/profile.py) attribute each job to its stage by it.
+    label: str | None = None
 
     @property
     def spark(self) -> SparkSession:
         """The given session, or the process's one (regulake.spark.get_spark builds it once)."""
         if self.session is not None:
-            return self.session
-        from regulake.spark import get_spark
+            session = self.session
+        else:
+            from regulake.spark import get_spark
 
-        return get_spark(self.settings)
+            session = get_spark(self.settings)
+        if self.label:
+            session.sparkContext.setJobGroup(self.label, self.label)
+        return session
 
     def for_feed(self, feed_id: str) -> StageContext:
         return replace(self, feed_id=feed_id)

@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
+from pathlib import Path
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.risk.config import RiskConfig, load_risk_config
 from jobs.risk.indicators import Gold
-from jobs.risk.job import CLASS_TABLE, read_gold
+from jobs.risk.job import CLASS_TABLE, MARTS, read_gold
 from jobs.risk.plan import draw_plan, eligible_matters, officers_on_duty, previous_pairs
 from jobs.risk.store import write_as_of
-from regulake import lake
+from regulake import lake, stage_state
 from regulake.stage import StageContext
 
 log = logging.getLogger(__name__)
 
 PLAN_TABLE = "inspection_plan"
+STAGE = "inspection_plan"
+# The draw itself lives in jobs/risk/plan.py: both folders are the plan's code.
+CODE = [Path(__file__).parent, Path(__file__).parents[1] / "risk"]
 
 
 def plan(gold: Gold, classes: DataFrame, plan_history: DataFrame | None, cfg: RiskConfig, as_of: date,
@@ -49,6 +53,12 @@ def run(ctx: StageContext, seed: int | None = None) -> dict:
     spark, settings, run_id, as_of = ctx.spark, ctx.settings, ctx.run_id, ctx.as_of
     cfg = load_risk_config()
     seed = cfg.seed_for(as_of) if seed is None else seed
+    # Its own table (the pairs drawn before) is an output: its version moves with every write here.
+    current = stage_state.fingerprint(
+        tables=stage_state.table_versions(spark, settings, [("gold", t) for t in (CLASS_TABLE, *MARTS)]),
+        config=repr(cfg), code=stage_state.files_digest(CODE), as_of=as_of.isoformat(), seed=seed)
+    if lake.exists(spark, settings, "gold", PLAN_TABLE) and stage_state.unchanged(spark, settings, STAGE, current):
+        return {"run_id": run_id, "as_of": as_of.isoformat(), "seed": seed, "skipped": True, "written": False}
     classes = lake.read(spark, settings, "gold", CLASS_TABLE)
     if classes is None:
         raise ValueError("gold.enterprise_risk_class does not exist: run the risk stage (jobs.risk.job) first")
@@ -63,6 +73,8 @@ def run(ctx: StageContext, seed: int | None = None) -> dict:
         "run_id": run_id, "as_of": as_of.isoformat(), "seed": seed, "inspections": sum(by_class.values()),
         "by_class": dict(sorted(by_class.items())),
         "unstaffed": rows.where(F.col("inspector_cert_nos").isNull()).count(), "written": written,
+        "skipped": False,
     }
+    stage_state.record(spark, settings, STAGE, run_id, current)
     log.info("inspection plan: %s", figures)
     return figures

@@ -2,8 +2,9 @@
 
 `<lake>/_reports/regulake_report.html` (the latest) and `regulake_report_<YYYY-MM-DD>.html`
 (a dated copy, replaced by a later run of the same day). Everything is inline (plotly.js
-included, no CDN), so the file opens offline and can be mailed. Publishing reads only: it
-commits no Delta version.
+included, no CDN), so the file opens offline and can be mailed. Publishing reads only (it
+commits no Delta version besides its `audit.pipeline_run` and `audit.stage_run` rows); when nothing it shows
+has changed since the run that wrote it, that report is kept and not drawn again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import html
 import logging
 import time
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -23,14 +25,17 @@ from jobs.publish import figures
 from jobs.scorecards.config import load_config
 from jobs.scorecards.job import read_tables
 from jobs.silver.job import held_deliveries
-from regulake import lake
+from regulake import lake, stage_state
 from regulake.catalog import _hadoop_fs
+from regulake.config import Settings
 from regulake.stage import StageContext
 
 log = logging.getLogger(__name__)
 
 REPORTS_DIR = "_reports"
 REPORT_NAME = "regulake_report"
+STAGE = "publish_report"
+CODE = [Path(__file__).parent, Path(__file__).parents[1] / "scorecards" / "config.py"]
 INPUTS = {
     "enterprise_risk_class": "entity_id string, as_of_date date, risk_class string",
     "dim_enterprise": "entity_id string, region_code string, industry_code string, is_current boolean",
@@ -155,23 +160,44 @@ def _write_text(spark: SparkSession, uri: str, text: str) -> None:
         stream.close()
 
 
+def input_fingerprint(spark: SparkSession, settings: Settings, as_of: date) -> str:
+    """What the report shows: the Delta versions of its tables (and of the gate's verdicts), code, as-of date."""
+    tables = [tuple(name.split(".")) if "." in name else ("gold", name) for name in INPUTS]
+    return stage_state.fingerprint(
+        tables=stage_state.table_versions(spark, settings, [*tables, ("audit", "gate_result")]),
+        code=stage_state.files_digest(CODE), as_of=as_of.isoformat())
+
+
+def _exists(spark: SparkSession, uri: str) -> bool:
+    fs, path = _hadoop_fs(spark, uri)
+    return fs.exists(path)
+
+
 def run(ctx: StageContext) -> dict:
-    """Write the report of a run on `as_of`; returns its location and the number of charts drawn."""
+    """Write the report of a run on `as_of` (kept as it is when nothing it shows changed); returns its
+    location, the number of charts drawn (None when kept) and the deliveries the gate holds back."""
     spark, settings, run_id, as_of = ctx.spark, ctx.settings, ctx.run_id, ctx.as_of
     started = time.perf_counter()
     zone = ZoneInfo(str(spark.conf.get("spark.sql.session.timeZone", "Asia/Shanghai")))
     now = datetime.now(zone)
-    sections, charts = report_sections(read_tables(spark, settings, INPUTS), as_of)
-    page = render(sections, run_id, settings.lake_root, now)
     folder = f"{settings.lake_root}/{REPORTS_DIR}"
     latest, dated = f"{folder}/{REPORT_NAME}.html", f"{folder}/{REPORT_NAME}_{now:%Y-%m-%d}.html"
-    _write_text(spark, latest, page)
-    _write_text(spark, dated, page)
-    log.info("report with %d charts written to %s (dated copy %s) in %.1fs", charts, latest, dated,
-             time.perf_counter() - started)
+    current = input_fingerprint(spark, settings, as_of)
+    charts = None
+    if _exists(spark, latest) and stage_state.unchanged(spark, settings, STAGE, current):
+        log.info("report %s kept: nothing it shows changed since the run that wrote it", latest)
+    else:
+        sections, charts = report_sections(read_tables(spark, settings, INPUTS), as_of)
+        page = render(sections, run_id, settings.lake_root, now)
+        _write_text(spark, latest, page)
+        _write_text(spark, dated, page)
+        stage_state.record(spark, settings, STAGE, run_id, current)
+        log.info("report with %d charts written to %s (dated copy %s) in %.1fs", charts, latest, dated,
+                 time.perf_counter() - started)
     held = held_deliveries(spark, settings)
     record_run(ctx, "held_back" if held else "success")
-    return {"report": latest, "dated_report": dated, "charts": charts, "held": held}
+    return {"report": latest, "dated_report": dated if charts is not None else None, "charts": charts,
+            "held": held}
 
 
 def record_run(ctx: StageContext, state: str) -> None:

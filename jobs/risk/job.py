@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -19,7 +20,7 @@ from jobs.risk.scoring import score_enterprises
 from jobs.risk.store import write_as_of
 from jobs.risk.veto import apply_vetoes, veto_matches
 from jobs.risk.warnings import complaint_surges, risk_warnings
-from regulake import lake
+from regulake import lake, stage_state
 from regulake.config import Settings
 from regulake.stage import StageContext
 
@@ -73,10 +74,30 @@ def warn(gold: Gold, classes: DataFrame, cfg: RiskConfig, as_of: date) -> DataFr
     return risk_warnings(classes, surges, cfg)
 
 
+STAGE = "risk_classes"
+CODE = Path(__file__).parent
+
+
+def input_fingerprint(spark: SparkSession, settings: Settings, cfg: RiskConfig, as_of: date) -> str:
+    """The marts' Delta versions, the configuration as loaded, the code and the as-of date.
+
+    The stage's own tables (the history it reads back) are outputs, not inputs: their
+    versions move with every write of this stage.
+    """
+    return stage_state.fingerprint(
+        tables=stage_state.table_versions(spark, settings, [("gold", name) for name in MARTS]),
+        config=repr(cfg), code=stage_state.files_digest([CODE]), as_of=as_of.isoformat())
+
+
 def run(ctx: StageContext) -> dict:
-    """Write gold.enterprise_risk_class and gold.risk_warning for `ctx.as_of` (idempotent)."""
+    """Write gold.enterprise_risk_class and gold.risk_warning for `ctx.as_of` (idempotent); skipped
+    when nothing it reads has changed since its last run."""
     spark, settings, run_id, as_of = ctx.spark, ctx.settings, ctx.run_id, ctx.as_of
     cfg = load_risk_config()
+    current = input_fingerprint(spark, settings, cfg, as_of)
+    if (all(lake.exists(spark, settings, "gold", t) for t in (CLASS_TABLE, WARNING_TABLE))
+            and stage_state.unchanged(spark, settings, STAGE, current)):
+        return {"run_id": run_id, "as_of": as_of.isoformat(), "skipped": True, "written": False}
     gold = read_gold(spark, settings)
     history = lake.read(spark, settings, "gold", CLASS_TABLE)
     # Materialise once before writing: the warnings derive from the classes, and the
@@ -90,7 +111,8 @@ def run(ctx: StageContext) -> dict:
     figures = {
         "run_id": run_id, "as_of": as_of.isoformat(), "enterprises": sum(by_class.values()),
         "by_class": dict(sorted(by_class.items())), "vetoed": classes.where(F.col("veto_reason").isNotNull()).count(),
-        "warnings": warnings.count(), "written": wrote_classes or wrote_warnings,
+        "warnings": warnings.count(), "written": wrote_classes or wrote_warnings, "skipped": False,
     }
+    stage_state.record(spark, settings, STAGE, run_id, current)
     log.info("risk classes: %s", figures)
     return figures
