@@ -70,4 +70,4 @@ ENTERPRISES ?= 100000
 BATCHES     ?= 4
 .PHONY: bench
 bench: setup      ## slow: full / incremental / nothing-new runs vs a raw-copy floor → benchmarks/results/pipeline.md
-	$(BIN)/python benchmarks/pipeline.py --enterprises $(ENTERPRISES) --batches $(BATCHES)
+	$(BIN)/python benchmarks/pipeline.py --enterprises $(ENTERPRISES) --batches $(BATCHES) --profile

@@ -20,12 +20,16 @@
 5. benchmarks/results/pipeline.json keeps one entry per size (enterprises × batches; an entry of
    the same size is replaced, --fresh starts over), pipeline.md and pipeline.svg (seconds per
    record against enterprises) are rendered from all entries;
-6. the issue's targets are printed as PASS / FAIL lines (the exit code does not depend on them).
+6. the issue's targets are printed as PASS / FAIL lines (the exit code does not depend on them);
+7. --profile (`make bench` passes it): each run writes a Spark event log into <out>/eventlog/<run>/ and
+   benchmarks/spark_profile.py sums its jobs, SQL executions, scans and Delta commits per stage (job group)
+   into the run's entry and a "Profile" table of pipeline.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -56,6 +60,19 @@ NOTHING_NEW_SECONDS = 60.0
 MAX_RSS = 16 * GIB
 FLATNESS = 0.25
 _BATCH = re.compile(r"^\d{8}$")
+
+
+def _load_profile():
+    """benchmarks/spark_profile.py by path: benchmarks/ is a folder of scripts, not a package."""
+    spec = importlib.util.spec_from_file_location("regulake_bench_spark_profile",
+                                                  Path(__file__).with_name("spark_profile.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+profiling = _load_profile()
 
 
 # --- the landing ----------------------------------------------------------------------------
@@ -184,6 +201,27 @@ def _sample(root, peaks: dict) -> None:
         if rss > peaks["max_process"]:
             peaks["max_process"], peaks["max_process_name"] = rss, name
     peaks["tree"] = max(peaks["tree"], tree)
+
+
+# --- profiling ---------------------------------------------------------------------------------
+
+
+def event_log_env(folder: Path) -> dict[str, str]:
+    """The settings (regulake's environment overrides of spark.conf) that make a run's Spark session
+    write an uncompressed event log into folder, which must exist."""
+    prefix = "REGULAKE__SPARK__CONF__"
+    return {f"{prefix}spark.eventLog.enabled": "true",
+            f"{prefix}spark.eventLog.dir": folder.resolve().as_uri(),
+            f"{prefix}spark.eventLog.compress": "false"}
+
+
+def profile_of(event_log: Path, lake: Path, rows: list[dict]) -> dict:
+    """The run's profile (benchmarks/spark_profile.py), or {"error": why} when its event log is missing or
+    unreadable: the timings stand without it."""
+    try:
+        return profiling.profile_run(event_log, lake=lake, task_rows=rows)
+    except (OSError, ValueError, KeyError) as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 # --- Airflow's metadata: seconds per task ---------------------------------------------------
@@ -433,6 +471,22 @@ def render_entry(entry: dict) -> list[str]:
     lines += ["", "Targets:", ""]
     lines += [f"* {line}" for line in target_lines(entry.get("targets", []))]
     lines.append("")
+    lines += render_profiles(runs)
+    return lines
+
+
+def render_profiles(runs: dict) -> list[str]:
+    """A "Profile" subsection per run that has one (--profile): Spark work and Delta commits per stage."""
+    lines: list[str] = []
+    for kind in RUN_KINDS:
+        prof = runs.get(kind, {}).get("profile")
+        if not prof:
+            continue
+        lines += [f"### Profile: {RUN_LABELS[kind]}", ""]
+        if prof.get("error"):
+            lines += [f"No profile: {prof['error']}", ""]
+            continue
+        lines += profiling.render_profile(prof)
     return lines
 
 
@@ -598,6 +652,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="work folder (default /tmp/regulake-bench-pipeline/<enterprises>x<batches>)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where pipeline.{md,json,svg} go")
     parser.add_argument("--fresh", action="store_true", help="drop the sizes pipeline.json already holds")
+    parser.add_argument("--profile", action="store_true",
+                        help="a Spark event log per run; its jobs, scans and Delta commits per stage "
+                        "go into the results")
     args = parser.parse_args(argv)
     if args.batches < 2:
         parser.error("--batches must be at least 2 (K-1 for the full run, 1 for the incremental)")
@@ -614,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
     generate_seconds = _generate(regulake, gen, args, env)
     dates = batch_dates(gen / "landing")
     first, last = split_batches(dates)
-    for folder in (landing, lake, floor_lake, out / "airflow", out / "logs"):
+    for folder in (landing, lake, floor_lake, out / "airflow", out / "logs", out / "eventlog"):
         shutil.rmtree(folder, ignore_errors=True)
     linked = link_batches(gen / "landing", landing, first)
     print(f"landing {landing}: {linked} files of batches {', '.join(first)}", flush=True)
@@ -649,9 +706,14 @@ def main(argv: list[str] | None = None) -> int:
         before = dag_runs(db)
         print(f"{kind}: regulake run --as-of {as_of} ...", flush=True)
         cmd = [str(regulake), "run", "--landing", str(landing), "--lake", str(lake), "--as-of", as_of]
-        run = run_measured(cmd, out / "logs" / f"{kind}.log", env=env)
+        run_env, event_log = env, out / "eventlog" / kind
+        if args.profile:
+            event_log.mkdir(parents=True, exist_ok=True)
+            run_env = {**env, **event_log_env(event_log)}
+        run = run_measured(cmd, out / "logs" / f"{kind}.log", env=run_env)
         after = dag_runs(db)
         new = [r for r in after if r not in before]
+        rows = task_rows(db, new)
         run.update({
             "kind": kind, "as_of": as_of, "command": " ".join(shlex.quote(c) for c in cmd),
             "landing_batches": present, "run_ids": new,
@@ -659,8 +721,10 @@ def main(argv: list[str] | None = None) -> int:
             "records": 0 if kind == "nothing_new" else manifest_rows(landing, [last] if kind == "incremental"
                                                                        else first),
             "landing_records": manifest_rows(landing, present),
-            "stages": stage_seconds(task_rows(db, new)),
+            "stages": stage_seconds(rows),
         })
+        if args.profile:
+            run["profile"] = profile_of(event_log, lake, rows)
         runs[kind] = run
         print(f"{kind}: {run['wall_seconds']:.1f} s, exit {run['exit_code']}, DAG {run['dag_state']}", flush=True)
         if run["exit_code"] != 0:
