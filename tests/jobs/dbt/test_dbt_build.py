@@ -181,7 +181,7 @@ def test_incremental_build_takes_late_events_new_versions_and_relinks(spark, dbt
     versions["samr_penalty"].append(Version(fixture_lake.penalty("P1", E2, "严重", fixture_lake.days_ago(30), "撤销", fixture_lake.at(1)),
                                             "20240310", ingested_at=NOW, promotion_seq=1))
     # P3 revoked in a delivery the gate held back and released after later ones: ingested before
-    # everything the marts were built from, promoted after it (issue 13).
+    # everything the marts were built from, promoted after it.
     versions["samr_penalty"].append(Version(fixture_lake.penalty("P3", E4, "严重", fixture_lake.days_ago(45), "撤销", fixture_lake.at(2)),
                                             "20240302", record_no=9, ingested_at=fixture_lake.LINKED_AT - timedelta(days=30),
                                             promotion_seq=2))
