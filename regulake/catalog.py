@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 VIEWS_DIR = "_catalog/views"
 LAKE_CONF_KEY = "regulake.lake.root"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_REGISTER_THREADS = 8
 
 
 def _hadoop_fs(spark: SparkSession, uri: str):
@@ -49,7 +51,14 @@ def list_dirs(spark: SparkSession, uri: str) -> list[str]:
 
 
 def _read_text(spark: SparkSession, uri: str) -> str:
-    return "\n".join(row.value for row in spark.read.text(uri, wholetext=True).collect())
+    """A small text file read through Hadoop's FileSystem (no Spark job: a view's SELECT is a few lines)."""
+    fs, path = _hadoop_fs(spark, uri)
+    jvm = spark.sparkContext._jvm
+    stream = fs.open(path)
+    try:
+        return jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+    finally:
+        stream.close()
 
 
 def discover_tables(spark: SparkSession, lake_root: str) -> dict[str, list[str]]:
@@ -104,21 +113,27 @@ def _register_views(spark: SparkSession, lake_root: str) -> None:
         if name.endswith(".sql") and name.count(".") == 2:
             database, view, _ = name.split(".")
             pending[(database, view)] = _read_text(spark, status.getPath().toString())
-    # Views may select from views: create in passes until nothing changes.
-    while pending:
-        progressed = False
-        for (database, view), select_sql in list(pending.items()):
-            try:
-                ensure_database(spark, lake_root, database)
-                spark.sql(f"CREATE OR REPLACE VIEW `{database}`.`{view}` AS {select_sql}")
-            except Exception:  # noqa: BLE001 - a dependency may come in a later pass
-                continue
-            del pending[(database, view)]
-            progressed = True
-        if not progressed:
-            for database, view in pending:
-                log.warning("view %s.%s could not be created from %s", database, view, views_root)
-            return
+    for database in {database for database, _ in pending}:
+        ensure_database(spark, lake_root, database)
+
+    def create(entry: tuple[tuple[str, str], str]) -> tuple[str, str] | None:
+        (database, view), select_sql = entry
+        try:
+            spark.sql(f"CREATE OR REPLACE VIEW `{database}`.`{view}` AS {select_sql}")
+        except Exception:  # noqa: BLE001 - a dependency may come in a later pass
+            return None
+        return database, view
+
+    # Views may select from views: create in passes (each one concurrent) until nothing changes.
+    with ThreadPoolExecutor(max_workers=_REGISTER_THREADS) as pool:
+        while pending:
+            created = [key for key in pool.map(create, list(pending.items())) if key is not None]
+            for key in created:
+                del pending[key]
+            if not created:
+                for database, view in pending:
+                    log.warning("view %s.%s could not be created from %s", database, view, views_root)
+                return
 
 
 def attach_catalog(spark: SparkSession, settings: Settings, refresh: bool = False) -> None:
@@ -131,12 +146,15 @@ def attach_catalog(spark: SparkSession, settings: Settings, refresh: bool = Fals
         _detach(spark)
     for layer in settings.layers:
         ensure_database(spark, lake_root, layer)
+    missing = []
     for database, tables in discover_tables(spark, lake_root).items():
         ensure_database(spark, lake_root, database)
         existing = {t.name for t in spark.catalog.listTables(database)}
-        for table in tables:
-            if table not in existing:
-                register_table(spark, lake_root, database, table)
+        missing += [(database, table) for table in tables if table not in existing]
+    # Registering reads each table's Delta log: mostly waiting on small files and job scheduling,
+    # so a few at a time take a fraction of the time one by one does.
+    with ThreadPoolExecutor(max_workers=_REGISTER_THREADS) as pool:
+        list(pool.map(lambda entry: register_table(spark, lake_root, *entry), missing))
     _register_views(spark, lake_root)
     spark.conf.set(LAKE_CONF_KEY, lake_root)
     log.info("catalog attached to %s", lake_root)

@@ -105,9 +105,16 @@ def pending_deliveries(spark: SparkSession, settings: Settings, feed_id: str) ->
 
 
 def _merge_keyed(spark: SparkSession, settings: Settings, table: str, feed_id: str,
-                 source: DataFrame, keys: list[str]) -> None:
-    """Insert rows whose key is not in `audit.<table>` yet (within the feed's partition)."""
-    condition = " AND ".join([f"t.feed_id = '{feed_id}'"] + [f"t.{k} = s.{k}" for k in keys])
+                 source: DataFrame, keys: list[str], delivery_ids: list[str]) -> None:
+    """Insert rows whose key is not in `audit.<table>` yet (within the feed's partition).
+
+    Every key holds the delivery id and `source` holds rows of `delivery_ids` only, so the
+    target-only `t.delivery_id IN (...)` lets Delta skip the files of every other delivery:
+    the cost follows the run's deliveries, not the feed's history.
+    """
+    ids = ", ".join(f"'{i}'" for i in sorted(set(delivery_ids)))
+    condition = " AND ".join([f"t.feed_id = '{feed_id}'", f"t.delivery_id IN ({ids})"]
+                             + [f"t.{k} = s.{k}" for k in keys])
     schema = lake.audit_table(table).schema
     aligned = source.select(*[F.col(f.name).cast(f.dataType) for f in schema.fields])
     lake.audit_merge(spark, settings, table, aligned, condition)
@@ -348,8 +355,9 @@ def _promote(spark: SparkSession, settings: Settings, schema: FeedSchema, qualit
              deliveries: list[PendingDelivery], checked: list[DataFrame]) -> None:
     feed_id = schema.feed_id
     union = reduce(DataFrame.unionByName, checked)
+    ids = [d.delivery_id for d in deliveries]
     _merge_keyed(spark, settings, "quarantine", feed_id, quarantine_records(union),
-                 ["stage", "delivery_id", "file_name", "record_no"])
+                 ["stage", "delivery_id", "file_name", "record_no"], ids)
     accepted = accepted_records(union, schema).localCheckpoint()
     full_ids = [d.delivery_id for d in deliveries if d.mode == "full"]
     copies = copy_records(accepted)
@@ -359,7 +367,7 @@ def _promote(spark: SparkSession, settings: Settings, schema: FeedSchema, qualit
         held = held.localCheckpoint()
         copies = copies.unionByName(held)
         seen = held.select(F.col("record_key").alias(RECORD_KEY))
-    _merge_keyed(spark, settings, "record_copies", feed_id, copies, ["delivery_id", "file_name", "record_no"])
+    _merge_keyed(spark, settings, "record_copies", feed_id, copies, ["delivery_id", "file_name", "record_no"], ids)
     previous_full = _latest_full(spark, settings, feed_id)
     run_full = max((d.batch_date for d in deliveries if d.mode == "full"), default=None)
     latest_full = max(filter(None, (previous_full, run_full)), default=None)
