@@ -176,6 +176,9 @@ def test_bi_reads_gold_and_masked_public_views_while_a_resend_runs_then_a_rerun_
             [REGULAKE, "run", "--landing", str(resend_root), "--lake", str(lake), "--as-of", AS_OF],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
         )
+        # Started with the run (a rerun that finds only duplicates is short): both start Spark together.
+        sql = subprocess.Popen([REGULAKE, "sql", "SHOW TABLES IN audit", "--lake", str(lake), "--format", "csv"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
         scorecard = _hive(connection, "SELECT unit_type, unit_code, period, total_score, band "
                                       "FROM gold.efficacy_scorecard")
         assert scorecard and {row[4] for row in scorecard} <= {"red", "yellow", "green"}
@@ -183,9 +186,9 @@ def test_bi_reads_gold_and_masked_public_views_while_a_resend_runs_then_a_rerun_
         assert {"dim_enterprise", "efficacy_scorecard"} <= public
         masked = _hive(connection, "SELECT * FROM public.enterprise_legal_representative LIMIT 50")
         assert masked and not _unmasked_rics(masked, usccs)
-        tables = _cli("sql", "SHOW TABLES IN audit", "--lake", str(lake), "--format", "csv").stdout
-        assert "delivery_log" in tables
         assert resend.poll() is None, "the run ended before the queries: no overlap was tested"
+        tables, errors = sql.communicate(timeout=600)
+        assert sql.returncode == 0 and "delivery_log" in tables, errors[-3000:]
         output, _ = resend.communicate(timeout=2400)
         # Every public view, read the way a BI tool reads it: no unmasked RIC anywhere.
         rics = {r["legal_rep_id_no"] for r in _sql(lake, "SELECT DISTINCT legal_rep_id_no FROM silver.samr_enterprise")}
