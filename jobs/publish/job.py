@@ -27,7 +27,7 @@ from jobs.scorecards.config import load_config
 from jobs.scorecards.job import read_tables
 from jobs.silver.job import held_deliveries
 from regulake import lake, stage_state
-from regulake.catalog import _hadoop_fs
+from regulake.catalog import _hadoop_fs, _read_text
 from regulake.config import Settings
 from regulake.stage import StageContext
 
@@ -174,18 +174,6 @@ def _exists(spark: SparkSession, uri: str) -> bool:
     return fs.exists(path)
 
 
-def _read_small_text(spark: SparkSession, uri: str) -> str | None:
-    """The text of a small file, None when there is none."""
-    if not _exists(spark, uri):
-        return None
-    fs, path = _hadoop_fs(spark, uri)
-    stream = fs.open(path)
-    try:
-        return spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
-    finally:
-        stream.close()
-
-
 def run(ctx: StageContext) -> dict:
     """Write the report of a run on `as_of` (kept as it is when nothing it shows changed); returns its
     location, the number of charts drawn (None when kept) and the deliveries the gate holds back."""
@@ -199,7 +187,7 @@ def run(ctx: StageContext) -> dict:
     # commits nothing but its run row (a re-sent delivery redraws the report, and that is all).
     current, recorded = input_fingerprint(spark, settings, as_of), f"{folder}/{FINGERPRINT_NAME}"
     charts = None
-    if _exists(spark, latest) and _read_small_text(spark, recorded) == current:
+    if _exists(spark, latest) and _exists(spark, recorded) and _read_text(spark, recorded) == current:
         log.info("report %s kept: nothing it shows changed since the run that wrote it", latest)
     else:
         sections, charts = report_sections(read_tables(spark, settings, INPUTS), as_of)

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from .helpers import load_benchmark
 
-
-def _load(name: str):
-    """benchmarks/<name>.py by path (benchmarks/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load("pipeline")
-floor = _load("raw_copy_floor")
+bench = load_benchmark("pipeline")
+floor = load_benchmark("raw_copy_floor")
 data_files, safe_columns = floor.data_files, floor.safe_columns
 GIB = 2**30
 

@@ -6,27 +6,15 @@ events_<n>_<app>) written by a local session with job groups, a parquet round tr
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from .helpers import load_benchmark
 
-
-def _load(name: str):
-    """benchmarks/<name>.py by path (benchmarks/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-prof = _load("spark_profile")
-bench = _load("pipeline")
+prof = load_benchmark("spark_profile")
+bench = load_benchmark("pipeline")
 
 T = 1_800_000_000_000  # the application's start, epoch ms
 SQL = "org.apache.spark.sql.execution.ui."
