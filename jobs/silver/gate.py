@@ -5,7 +5,9 @@ GX runs on the Spark datasource (great_expectations 1.24 works with pyspark
 expectations are evaluated by Spark, not on a collected pandas frame. One
 ephemeral GX context per feed run holds the datasource, the suites and a
 Data Docs site under `<lake_root>/_data_docs/<feed_id>/` (per feed, because
-the feeds' tasks run in parallel and each rebuilds its site's index).
+the feeds' tasks run in parallel and each rebuilds its site's index). The
+site is built once per feed run (`build_docs`), for all its checkpoints:
+rendering it after every checkpoint cost more than the validation itself.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import great_expectations as gx
+from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -116,15 +119,20 @@ class DeliveryGate:
             log.warning("lake %s is not local: Data Docs are not written", settings.lake_root)
         self.asset = self.context.data_sources.add_spark("spark").add_dataframe_asset(schema.feed_id)
         self.batch_definition = self.asset.add_batch_definition_whole_dataframe("delivery")
+        self._docs_resources: list = []
+
+    def build_docs(self) -> None:
+        """Render the Data Docs pages of every checkpoint run so far, and the site's index."""
+        if self.docs_root is not None and self._docs_resources:
+            self.context.build_data_docs(site_names=[SITE], resource_identifiers=self._docs_resources)
+            self._docs_resources = []
 
     def _checkpoint(self, name: str, suite: gx.ExpectationSuite, checked: DataFrame, result_format: str):
         suite = self.context.suites.add(suite)
         definition = self.context.validation_definitions.add(
             gx.ValidationDefinition(name=name, data=self.batch_definition, suite=suite))
-        actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[SITE])] \
-            if self.docs_root is not None else []
         checkpoint = self.context.checkpoints.add(gx.Checkpoint(
-            name=name, validation_definitions=[definition], actions=actions,
+            name=name, validation_definitions=[definition], actions=[],
             result_format={"result_format": result_format,
                            "partial_unexpected_count": self.gx_conf.partial_unexpected_count},
         ))
@@ -132,8 +140,10 @@ class DeliveryGate:
         failing, docs = [], None
         for identifier, validation in outcome.run_results.items():
             failing += [describe_failure(r) for r in validation.results if not r.success]
+            self._docs_resources += [identifier, ExpectationSuiteIdentifier(name=validation.suite_name)]
             if self.docs_root is not None:
-                urls = self.context.get_docs_sites_urls(resource_identifier=identifier, site_names=[SITE])
+                urls = self.context.get_docs_sites_urls(resource_identifier=identifier, site_names=[SITE],
+                                                         only_if_exists=False)  # built by build_docs
                 docs = next((u["site_url"] for u in urls if u.get("site_url")), None)
         return bool(outcome.success), failing, docs
 
@@ -147,18 +157,18 @@ class DeliveryGate:
                 f"full delivery volume: at least {ratio:.0%} of the {rows} records of the previous full "
                 f"delivery {batch}")
 
-    def validate(self, checked: DataFrame, batch_date: str, delivery_id: str,
+    def validate(self, checked: DataFrame, batch_date: str, delivery_id: str, rows: int, quarantined: int,
                  previous_full: tuple[str, int] | None = None) -> GateVerdict:
         """Run the checkpoint of one delivery's checked frame (cache it first: GX reads it many times).
 
+        `rows` and `quarantined`: the frame's records and those with a quarantine reason
+        (counted for all deliveries of the run at once, `delivery_counts`).
         The first pass asks GX for pass/fail only (a few aggregate queries); a
         delivery that fails is validated again with SUMMARY results, whose
         unexpected shares and example values go into the message and the Data Docs.
         `previous_full` (batch date, records) is given for a full delivery: its volume is
         checked against that earlier full delivery's.
         """
-        rows = checked.count()
-        quarantined = checked.where(F.col(REASON).isNotNull()).count()
         name = f"{self.schema.feed_id}.{batch_date}.{delivery_id[:12]}"
         volume = self.volume_rule(previous_full)
         suite = build_suite(self.schema, self.quality, rows, volume)
@@ -178,6 +188,13 @@ class DeliveryGate:
         log.info("gate %s %s: %s (%d/%d quarantined); Data Docs %s", self.schema.feed_id, batch_date,
                  "passed" if verdict.success else "HELD", quarantined, rows, docs)
         return verdict
+
+
+def delivery_counts(checked: DataFrame) -> dict[str, tuple[int, int]]:
+    """delivery_id -> (records, quarantined records) of a checked frame, in one aggregate."""
+    rows = checked.groupBy("_delivery_id").agg(
+        F.count(F.lit(1)).alias("rows"), F.count(F.col(REASON)).alias("quarantined")).collect()
+    return {r["_delivery_id"]: (int(r["rows"]), int(r["quarantined"])) for r in rows}
 
 
 def failing_sample(checked: DataFrame, limit: int) -> list[str]:

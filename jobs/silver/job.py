@@ -3,10 +3,11 @@
 Pending = logged `loaded` in `audit.delivery_log` and not yet promoted
 (`audit.gate_result` outcome `promoted`), so a rerun finds nothing to do and
 changes nothing. A delivery held back stays pending but is not evaluated again
-until the rules it was judged by change (`standing_holds`). Per run:
+until the rules it was judged by change (`FeedLedger.standing_holds`). Per run:
 
-1. per pending delivery: bronze rows -> checked frame -> GX checkpoint;
-   a failing delivery is held back (stays in bronze, outcome `held`);
+1. the bronze rows of every pending delivery -> one checked frame (cached),
+   then one GX checkpoint per delivery on its slice; a failing delivery is
+   held back (stays in bronze, outcome `held`);
 2. for the passing ones, together: silver quarantine rows into
    `audit.quarantine`, every accepted copy into `audit.record_copies`, one
    MERGE into `silver.<feed>` recomputing dedup, version rank and currency
@@ -28,15 +29,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import reduce
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, Row, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs.silver.accounting import row_accounting
-from jobs.silver.gate import DeliveryGate, GateFailed, GateVerdict
+from jobs.silver.gate import DeliveryGate, GateFailed, GateVerdict, delivery_counts
 from jobs.silver.outliers import OUTLIER_FLAGS, outlier_flags_col, outlier_stats
 from jobs.silver.quality import FeedQuality, feed_quality, gx_settings
 from jobs.silver.records import (
@@ -75,33 +75,74 @@ class PendingDelivery:
     manifest_rows: int
 
 
-def promoted_deliveries(spark: SparkSession, settings: Settings, feed_id: str) -> DataFrame | None:
-    """(batch_date, delivery_id, mode) of the feed's promoted deliveries."""
-    gate = lake.read(spark, settings, "audit", "gate_result")
-    if gate is None:
-        return None
-    return (gate.where((F.col("feed_id") == feed_id) & (F.col("outcome") == PROMOTED))
-            .select("batch_date", "delivery_id", "mode").distinct())
+class FeedLedger:
+    """The feed's rows of `audit.delivery_log` (loaded deliveries) and `audit.gate_result`, read once per run.
 
+    Both are small (a row per delivery, per verdict); every question the promotion asks of
+    them (pending, held back, promoted, the full deliveries' volumes) is answered from these
+    rows instead of another scan of the audit tables.
+    """
 
-def loaded_deliveries(spark: SparkSession, settings: Settings, feed_id: str) -> DataFrame | None:
-    log_table = lake.read(spark, settings, "audit", "delivery_log")
-    if log_table is None:
-        return None
-    return (log_table.where((F.col("feed_id") == feed_id) & (F.col("status") == "loaded"))
-            .select("feed_id", "batch_date", "delivery_id", "mode", "manifest_rows").distinct())
+    def __init__(self, loaded: list[Row], verdicts: list[Row]) -> None:
+        self.loaded = sorted({(r.batch_date, r.delivery_id): r for r in loaded}.values(),
+                             key=lambda r: (r.batch_date, r.delivery_id))
+        self.verdicts = verdicts
+
+    @classmethod
+    def read(cls, spark: SparkSession, settings: Settings, feed_id: str) -> FeedLedger:
+        log_table = lake.read(spark, settings, "audit", "delivery_log")
+        loaded = [] if log_table is None else (
+            log_table.where((F.col("feed_id") == feed_id) & (F.col("status") == "loaded"))
+            .select("feed_id", "batch_date", "delivery_id", "mode", "manifest_rows").distinct().collect())
+        gate = lake.read(spark, settings, "audit", "gate_result")
+        verdicts = [] if gate is None else gate.where(F.col("feed_id") == feed_id).collect()
+        return cls(loaded, verdicts)
+
+    def promoted(self) -> list[Row]:
+        return [r for r in self.verdicts if r.outcome == PROMOTED]
+
+    def pending(self) -> list[PendingDelivery]:
+        """Deliveries loaded into bronze and not promoted yet, oldest batch first."""
+        done = {r.delivery_id for r in self.promoted()}
+        return [PendingDelivery(r.batch_date, r.delivery_id, r.mode or "incremental", int(r.manifest_rows or 0))
+                for r in self.loaded if r.delivery_id not in done]
+
+    def standing_holds(self, digest: str) -> dict[str, GateVerdict]:
+        """delivery_id -> verdict of deliveries held back under the current rules.
+
+        Evaluating them again would give the same verdict, so they are not re-run
+        (and nothing is written): a rerun changes nothing, yet still fails naming
+        them. Changing the rules (e.g. raising a threshold) re-evaluates them.
+        """
+        latest: dict[str, Row] = {}
+        for r in self.verdicts:
+            if r.delivery_id not in latest or r.evaluated_at > latest[r.delivery_id].evaluated_at:
+                latest[r.delivery_id] = r
+        return {r.delivery_id: GateVerdict(
+            feed_id=r.feed_id, batch_date=r.batch_date, delivery_id=r.delivery_id, rows=int(r.rows),
+            rows_quarantined=int(r.rows_quarantined), tolerance=float(r.tolerance), success=False,
+            failing=list(r.failing_expectations or []), sample=list(r.sample_records or []),
+            data_docs=r.data_docs_path) for r in latest.values() if r.outcome == HELD and r.config_digest == digest}
+
+    def full_volumes(self) -> dict[str, int]:
+        """{batch_date: records the gate saw} of the feed's promoted full deliveries."""
+        volumes: dict[str, int] = {}
+        for r in self.promoted():
+            if r.mode == "full":
+                volumes[r.batch_date] = max(int(r.rows), volumes.get(r.batch_date, 0))
+        return volumes
+
+    def accounted(self, spark: SparkSession, promoting: list[str]) -> DataFrame:
+        """(feed_id, batch_date, delivery_id, manifest_rows) of the promoted deliveries and `promoting`."""
+        ids = {r.delivery_id for r in self.promoted()} | set(promoting)
+        return spark.createDataFrame(
+            [(r.feed_id, r.batch_date, r.delivery_id, r.manifest_rows) for r in self.loaded if r.delivery_id in ids],
+            "feed_id string, batch_date string, delivery_id string, manifest_rows long")
 
 
 def pending_deliveries(spark: SparkSession, settings: Settings, feed_id: str) -> list[PendingDelivery]:
     """Deliveries loaded into bronze and not promoted yet, oldest batch first."""
-    loaded = loaded_deliveries(spark, settings, feed_id)
-    if loaded is None:
-        return []
-    done = promoted_deliveries(spark, settings, feed_id)
-    if done is not None:
-        loaded = loaded.join(done.select("delivery_id"), "delivery_id", "left_anti")
-    return [PendingDelivery(r.batch_date, r.delivery_id, r.mode or "incremental", int(r.manifest_rows or 0))
-            for r in loaded.orderBy("batch_date", "delivery_id").collect()]
+    return FeedLedger.read(spark, settings, feed_id).pending()
 
 
 def _merge_keyed(spark: SparkSession, settings: Settings, table: str, feed_id: str,
@@ -203,27 +244,6 @@ def gate_digest(feed_id: str) -> str:
                          PROJECT_ROOT / "regulake" / "normalize.py"])
 
 
-def standing_holds(spark: SparkSession, settings: Settings, feed_id: str, digest: str) -> dict[str, GateVerdict]:
-    """delivery_id -> verdict of deliveries held back under the current rules.
-
-    Evaluating them again would give the same verdict, so they are not re-run
-    (and nothing is written): a rerun changes nothing, yet still fails naming
-    them. Changing the rules (e.g. raising a threshold) re-evaluates them.
-    """
-    gate = lake.read(spark, settings, "audit", "gate_result")
-    if gate is None:
-        return {}
-    latest = Window.partitionBy("delivery_id").orderBy(F.desc("evaluated_at"))
-    rows = (gate.where(F.col("feed_id") == feed_id).withColumn("_n", F.row_number().over(latest))
-            .where((F.col("_n") == 1) & (F.col("outcome") == HELD) & (F.col("config_digest") == digest))
-            .collect())
-    return {r.delivery_id: GateVerdict(
-        feed_id=feed_id, batch_date=r.batch_date, delivery_id=r.delivery_id, rows=int(r.rows),
-        rows_quarantined=int(r.rows_quarantined), tolerance=float(r.tolerance), success=False,
-        failing=list(r.failing_expectations or []), sample=list(r.sample_records or []),
-        data_docs=r.data_docs_path) for r in rows}
-
-
 def held_deliveries(spark: SparkSession, settings: Settings) -> list[tuple[str, str]]:
     """(feed_id, batch_date) of every delivery whose latest gate verdict is `held`."""
     gate = lake.read(spark, settings, "audit", "gate_result")
@@ -245,48 +265,24 @@ def write_gate_results(spark: SparkSession, settings: Settings, run_id: str,
     lake.audit_append(spark, settings, "gate_result", frame)
 
 
-def write_row_accounting(spark: SparkSession, settings: Settings, feed_id: str,
+def write_row_accounting(spark: SparkSession, settings: Settings, feed_id: str, ledger: FeedLedger,
                          promoting: list[str]) -> DataFrame:
     """Recompute `audit.row_accounting` for every promoted delivery of the feed (and `promoting`)."""
-    ids = spark.createDataFrame([(i,) for i in promoting], "delivery_id string")
-    done = promoted_deliveries(spark, settings, feed_id)
-    if done is not None:
-        ids = ids.unionByName(done.select("delivery_id"))
-    loaded = loaded_deliveries(spark, settings, feed_id)
-    deliveries = loaded.join(ids.distinct(), "delivery_id", "left_semi").select(
-        "feed_id", "batch_date", "delivery_id", "manifest_rows")
     quarantine = lake.load(spark, settings, "audit", "quarantine").where(F.col("feed_id") == feed_id)
     copies = lake.load(spark, settings, "audit", "record_copies").where(F.col("feed_id") == feed_id)
     silver = lake.read(spark, settings, "silver", feed_id)
     if silver is None:  # every record so far was quarantined
         silver = spark.createDataFrame([], "_delivery_id string")
-    accounting = row_accounting(deliveries, quarantine, copies, silver)
+    accounting = row_accounting(ledger.accounted(spark, promoting), quarantine, copies, silver)
     aligned = accounting.select(*[F.col(f.name).cast(f.dataType) for f in ROW_ACCOUNTING_SCHEMA.fields])
     aligned = aligned.localCheckpoint()  # written, then inspected by the caller: compute once
     lake.overwrite(spark, settings, "audit", "row_accounting", aligned, replace_where=f"feed_id = '{feed_id}'")
     return aligned
 
 
-def promoted_full_volumes(spark: SparkSession, settings: Settings, feed_id: str) -> dict[str, int]:
-    """{batch_date: records the gate saw} of the feed's promoted full deliveries."""
-    gate = lake.read(spark, settings, "audit", "gate_result")
-    if gate is None:
-        return {}
-    rows = (gate.where((F.col("feed_id") == feed_id) & (F.col("outcome") == PROMOTED) & (F.col("mode") == "full"))
-            .groupBy("batch_date").agg(F.max("rows").alias("rows")).collect())
-    return {r.batch_date: int(r.rows) for r in rows}
-
-
 def _previous_full(fulls: dict[str, int], batch_date: str) -> tuple[str, int] | None:
     earlier = [b for b in fulls if b < batch_date]
     return (max(earlier), fulls[max(earlier)]) if earlier else None
-
-
-def _latest_full(spark: SparkSession, settings: Settings, feed_id: str) -> str | None:
-    done = promoted_deliveries(spark, settings, feed_id)
-    if done is None:
-        return None
-    return done.where(F.col("mode") == "full").agg(F.max("batch_date")).first()[0]
 
 
 def run(ctx: StageContext) -> dict:
@@ -295,9 +291,10 @@ def run(ctx: StageContext) -> dict:
     schema = load_feed(feed_id)
     quality = feed_quality(schema)
     digest = gate_digest(feed_id)
-    holds = standing_holds(spark, settings, feed_id, digest)
+    ledger = FeedLedger.read(spark, settings, feed_id)
+    holds = ledger.standing_holds(digest)
     ensure_promotion_seq(spark, settings, feed_id)
-    pending = [d for d in pending_deliveries(spark, settings, feed_id) if d.delivery_id not in holds]
+    pending = [d for d in ledger.pending() if d.delivery_id not in holds]
     summary: dict = {"feed_id": feed_id, "run_id": run_id, "promoted": [], "held": []}
     if not pending:
         log.info("%s: no pending deliveries", feed_id)
@@ -305,37 +302,40 @@ def run(ctx: StageContext) -> dict:
             raise GateFailed("\n".join(f"(verdict of an earlier run; the rules have not changed since)\n{v.message()}"
                                         for v in sorted(holds.values(), key=lambda v: v.batch_date)))
         return summary
+    # All pending deliveries are checked in one pass (one plan, one cached frame); each still
+    # gets its own GX checkpoint and verdict, on its slice of the cached frame.
     bronze = lake.load(spark, settings, "bronze", feed_id)
-    gate = DeliveryGate(settings, schema, quality, gx_settings(), run_id)
-    verdicts: list[tuple[PendingDelivery, GateVerdict]] = []
-    passed: list[tuple[PendingDelivery, DataFrame]] = []
-    fulls = promoted_full_volumes(spark, settings, feed_id) if any(d.mode == "full" for d in pending) else {}
-    for delivery in pending:
-        rows = bronze.where((F.col("_batch_date") == delivery.batch_date)  # partition pruning
-                            & (F.col("_delivery_id") == delivery.delivery_id))
-        checked = check_records(rows, schema, quality)
-        checked = checked.persist()
-        # A full delivery is compared with the full delivery before it (a header-only or truncated
-        # snapshot would end the currency of every record it lacks).
-        previous = _previous_full(fulls, delivery.batch_date) if delivery.mode == "full" else None
-        verdict = gate.validate(checked, delivery.batch_date, delivery.delivery_id, previous)
-        verdicts.append((delivery, verdict))
-        if verdict.success:
-            if delivery.mode == "full":
-                fulls[delivery.batch_date] = max(verdict.rows, fulls.get(delivery.batch_date, 0))
-            passed.append((delivery, checked))
-        else:
-            checked.unpersist()
-    accounting = None
+    rows = bronze.where(F.col("_batch_date").isin(sorted({d.batch_date for d in pending}))  # partition pruning
+                        & F.col("_delivery_id").isin([d.delivery_id for d in pending]))
+    checked = check_records(rows, schema, quality).persist()
     try:
+        counts = delivery_counts(checked)
+        gate = DeliveryGate(settings, schema, quality, gx_settings(), run_id)
+        verdicts: list[tuple[PendingDelivery, GateVerdict]] = []
+        fulls = ledger.full_volumes()
+        previous_full = max(fulls, default=None)
+        for delivery in pending:
+            records, quarantined = counts.get(delivery.delivery_id, (0, 0))
+            # A full delivery is compared with the full delivery before it (a header-only or truncated
+            # snapshot would end the currency of every record it lacks).
+            previous = _previous_full(fulls, delivery.batch_date) if delivery.mode == "full" else None
+            verdict = gate.validate(checked.where(F.col("_delivery_id") == delivery.delivery_id),
+                                    delivery.batch_date, delivery.delivery_id, records, quarantined, previous)
+            verdicts.append((delivery, verdict))
+            if verdict.success and delivery.mode == "full":
+                fulls[delivery.batch_date] = max(verdict.rows, fulls.get(delivery.batch_date, 0))
+        gate.build_docs()
+        passed = [d for d, v in verdicts if v.success]
+        accounting = None
         if passed:
-            _promote(spark, settings, schema, quality, [d for d, _ in passed], [c for _, c in passed])
-            accounting = write_row_accounting(spark, settings, feed_id, [d.delivery_id for d, _ in passed])
+            passed_ids = [d.delivery_id for d in passed]
+            _promote(spark, settings, schema, quality, passed,
+                     checked.where(F.col("_delivery_id").isin(passed_ids)), previous_full)
+            accounting = write_row_accounting(spark, settings, feed_id, ledger, passed_ids)
         # Last: a delivery counts as promoted only once everything above is written.
         write_gate_results(spark, settings, run_id, verdicts, digest)
     finally:
-        for _, checked in passed:
-            checked.unpersist()
+        checked.unpersist()
     summary["promoted"] = [d.batch_date for d, v in verdicts if v.success]
     summary["held"] = [d.batch_date for d, v in verdicts if not v.success]
     summary["data_docs"] = sorted({v.data_docs for _, v in verdicts if v.data_docs})
@@ -352,23 +352,22 @@ def run(ctx: StageContext) -> dict:
 
 
 def _promote(spark: SparkSession, settings: Settings, schema: FeedSchema, quality: FeedQuality,
-             deliveries: list[PendingDelivery], checked: list[DataFrame]) -> None:
+             deliveries: list[PendingDelivery], checked: DataFrame, previous_full: str | None) -> None:
+    """Write the checked rows of the passing `deliveries`; `previous_full`: the latest full batch promoted before."""
     feed_id = schema.feed_id
-    union = reduce(DataFrame.unionByName, checked)
     ids = [d.delivery_id for d in deliveries]
-    _merge_keyed(spark, settings, "quarantine", feed_id, quarantine_records(union),
+    _merge_keyed(spark, settings, "quarantine", feed_id, quarantine_records(checked),
                  ["stage", "delivery_id", "file_name", "record_no"], ids)
-    accepted = accepted_records(union, schema).localCheckpoint()
+    accepted = accepted_records(checked, schema).localCheckpoint()
     full_ids = [d.delivery_id for d in deliveries if d.mode == "full"]
     copies = copy_records(accepted)
     seen = None
     if full_ids:  # quarantined records of a full snapshot still hold their key there
-        held = quarantined_copies(union, schema, quality).where(F.col("delivery_id").isin(full_ids))
+        held = quarantined_copies(checked, schema, quality).where(F.col("delivery_id").isin(full_ids))
         held = held.localCheckpoint()
         copies = copies.unionByName(held)
         seen = held.select(F.col("record_key").alias(RECORD_KEY))
     _merge_keyed(spark, settings, "record_copies", feed_id, copies, ["delivery_id", "file_name", "record_no"], ids)
-    previous_full = _latest_full(spark, settings, feed_id)
     run_full = max((d.batch_date for d in deliveries if d.mode == "full"), default=None)
     latest_full = max(filter(None, (previous_full, run_full)), default=None)
     full_advanced = run_full is not None and run_full == latest_full and run_full != previous_full
