@@ -123,7 +123,7 @@ class DeliveryGate:
 
     def build_docs(self) -> None:
         """Render the Data Docs pages of every checkpoint run so far, and the site's index."""
-        if self.docs_root is not None and self._docs_resources:
+        if self._docs_resources:  # collected only when the site is written (a local lake)
             self.context.build_data_docs(site_names=[SITE], resource_identifiers=self._docs_resources)
             self._docs_resources = []
 
@@ -140,8 +140,8 @@ class DeliveryGate:
         failing, docs = [], None
         for identifier, validation in outcome.run_results.items():
             failing += [describe_failure(r) for r in validation.results if not r.success]
-            self._docs_resources += [identifier, ExpectationSuiteIdentifier(name=validation.suite_name)]
             if self.docs_root is not None:
+                self._docs_resources += [identifier, ExpectationSuiteIdentifier(name=validation.suite_name)]
                 urls = self.context.get_docs_sites_urls(resource_identifier=identifier, site_names=[SITE],
                                                          only_if_exists=False)  # built by build_docs
                 docs = next((u["site_url"] for u in urls if u.get("site_url")), None)
