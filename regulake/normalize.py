@@ -89,7 +89,8 @@ _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _ORG_SHAPE = "^[0-9A-Z]{8}[0-9X]$"
 _ORG_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
-_TAX_ID_SHAPE = "^[0-9]{6}[0-9A-Z]{8}[0-9X]$"
+# Standard §2: an old tax id (15 to 20 characters, not 18) is accepted as it is (no check character).
+_TAX_ID_SHAPE = "^([0-9A-Z]{15,17}|[0-9A-Z]{19,20})$"
 _REG_NO_SHAPE = "^[0-9]{15}$"
 _RIC_SHAPE = "^[0-9]{17}[0-9X]$"
 _CERT_SHAPE = "^[0-9]{14}$"
@@ -170,9 +171,7 @@ def _org_status(code: str) -> str:
 
 
 def _tax_id_status(code: str) -> str:
-    if not re.search(_TAX_ID_SHAPE, code):
-        return INVALID
-    return _org_status(code[6:])
+    return OK if re.search(_TAX_ID_SHAPE, code) else INVALID
 
 
 def _reg_no_status(code: str) -> str:
@@ -497,8 +496,8 @@ def _status(code: SparkColumn, shape: SparkColumn, check_ok: SparkColumn) -> Spa
             .otherwise(F.lit(CHECK_DIGIT)))
 
 
-def _weighted_sum(code: SparkColumn, alphabet: str, weights: Sequence[int], start: int = 1) -> SparkColumn:
-    """Sum of alphabet index x weight over the characters from `start` (1-based).
+def _weighted_sum(code: SparkColumn, alphabet: str, weights: Sequence[int]) -> SparkColumn:
+    """Sum of alphabet index x weight over the leading characters.
 
     A higher-order function rather than an unrolled sum: the unrolled form made
     the generated code of a whole delivery's projection exceed the JVM's 64 KB.
@@ -506,7 +505,7 @@ def _weighted_sum(code: SparkColumn, alphabet: str, weights: Sequence[int], star
     weight_array = F.array(*[F.lit(w) for w in weights])
     return F.aggregate(
         F.sequence(F.lit(1), F.lit(len(weights))), F.lit(0),
-        lambda total, i: total + _index_in(alphabet, F.substring(code, i + start - 1, 1)) * F.element_at(
+        lambda total, i: total + _index_in(alphabet, F.substring(code, i, 1)) * F.element_at(
             weight_array, i),
     )
 
@@ -517,8 +516,8 @@ def _uscc_status_col(code: SparkColumn) -> SparkColumn:
     return _status(code, code.rlike(_USCC_SHAPE), expected == F.substring(code, 18, 1))
 
 
-def _org_check_char_col(code: SparkColumn, start: int = 1) -> SparkColumn:
-    total = _weighted_sum(code, _ORG_ALPHABET, _ORG_WEIGHTS, start)
+def _org_check_char_col(code: SparkColumn) -> SparkColumn:
+    total = _weighted_sum(code, _ORG_ALPHABET, _ORG_WEIGHTS)
     check = 11 - total % 11
     return F.when(check == 10, "X").when(check == 11, "0").otherwise(check.cast("string"))
 
@@ -529,8 +528,7 @@ def _org_status_col(code: SparkColumn) -> SparkColumn:
 
 
 def _tax_id_status_col(code: SparkColumn) -> SparkColumn:
-    ok = _org_check_char_col(code, start=7) == F.substring(code, 15, 1)
-    return _status(code, code.rlike(_TAX_ID_SHAPE), ok)
+    return _status(code, code.rlike(_TAX_ID_SHAPE), F.lit(True))
 
 
 def _reg_no_status_col(code: SparkColumn) -> SparkColumn:

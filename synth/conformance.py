@@ -318,8 +318,8 @@ def _check_identifiers(feed: FeedSchema, batch: str, name: str, row, fields: dic
         if all(v is None or _VALID[k](v) for v, k in zip(values, kinds, strict=True)):
             add("truth_check_digit", "truth plants a failing check character, all identifiers pass")
         return out
-    if defect == "invalid_key" and feed.feed_id == "samr_enterprise":
-        if value and is_valid_uscc(value):
+    if defect == "invalid_key":  # the broken part may be the identifier (standard v1.1 §2) or another key part
+        if feed.feed_id == "samr_enterprise" and value and is_valid_uscc(value):
             add("truth_invalid_key", f"truth plants an invalid key, {value} is valid")
         return out
     if checkable:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from regulake.config import ConfigError, StrictModel, check_conf, conf_file, display_path, load_yaml
 from regulake.feeds import FeedSchema, feed_ids
+from regulake.normalize import IDENTIFIER_KINDS
 
 OUTLIER_TYPES = ("amount", "int")
 
@@ -119,15 +120,22 @@ def _raw(path: Path | None) -> dict[str, Any]:
     return _checked(Path(path) if path else conf_file("quality.yaml"))
 
 
+def identifier_key_aliases(schema: FeedSchema) -> frozenset[str]:
+    """Business-key columns that hold an identifier: failing its check is `invalid_key` (standard v1.1 §2)."""
+    return frozenset(schema.column(name).alias for name in schema.key
+                     if schema.column(name).type in IDENTIFIER_KINDS)
+
+
 def feed_quality(schema: FeedSchema, path: Path | None = None) -> FeedQuality:
     """The quality settings of a feed: defaults, then the feed's overrides."""
     raw = _raw(path)
     merged = _merge(raw.get("defaults") or {}, (raw.get("feeds") or {}).get(schema.feed_id) or {})
     aliases = {c.alias for c in schema.columns}
-    strict = frozenset(merged.get("strict_check_digit") or ())
-    if not strict <= aliases:
+    configured = frozenset(merged.get("strict_check_digit") or ())
+    if not configured <= aliases:
         raise ValueError(f"conf/quality.yaml: {schema.feed_id}.strict_check_digit names unknown columns "
-                         f"{sorted(strict - aliases)}")
+                         f"{sorted(configured - aliases)}")
+    strict = configured | identifier_key_aliases(schema)
     rule = merged.get("outliers") or {}
     columns = rule.get("columns", "auto")
     if columns == "auto":

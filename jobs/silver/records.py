@@ -14,9 +14,9 @@ Rules (standard §2, conf/quality.yaml):
 * another R column present but invalid -> `invalid_value`;
 * an optional column invalid -> value null, flag `<alias>:invalid_value`;
 * an identifier failing only its check digit -> value kept, flag
-  `<alias>:check_digit` (never used for linking), unless the feed lists the
-  column in `strict_check_digit` (samr_enterprise's USCC): then it counts as
-  invalid.
+  `<alias>:check_digit` (never used for linking), unless it is strict: an
+  identifier in the business key (standard v1.1 §2, so `invalid_key`) or a
+  column listed in `strict_check_digit`; then it counts as invalid.
 
 When several apply, the reason is the first of missing_required,
 invalid_key, invalid_value; `reason_detail` lists every problem.

@@ -22,9 +22,12 @@ from .specs import full_delivery
 
 QUARANTINE = {"parse_error", "encoding_error", "missing_required", "invalid_key", "invalid_value"}
 IDENTIFIER_TYPES = {"uscc", "unit_code", "taxpayer_id", "party_id", "ric", "org_code", "reg_no"}
-# Which key columns may be made invalid for `invalid_key`, and how.
-INVALID_KEY = {"samr_enterprise": "uscc", "samr_annual_report": "report_year", "tax_credit": "评价年度",
-               "hrss_social_insurance": "period"}
+# Which key columns may be made invalid for `invalid_key`, and how. An identifier in a key
+# that fails its check is invalid_key in every feed (standard v1.1 §2); an old tax id
+# (15-20 characters, not 18) has no check and is accepted as it is, so it is never broken.
+INVALID_KEY = {"samr_enterprise": ("uscc",), "samr_annual_report": ("uscc", "report_year"),
+               "tax_credit": ("纳税人识别号", "评价年度"), "hrss_social_insurance": ("unit_code", "period")}
+_CHECKED_ID_LENGTHS = (9, 18)  # organisation code, USCC
 
 
 @dataclass
@@ -341,11 +344,16 @@ def _apply_defect(kind: str, feed: FeedSchema, cols: dict, key: list, i: int, rn
         cols[c.name][i] = ("", "  ", None)[int(rng.integers(0, 3))] if feed.format == "jsonl" else ("", "  ")[i % 2]
         return True
     if kind == "invalid_key":
-        col = INVALID_KEY[feed.feed_id]
+        candidates = [c for c in INVALID_KEY[feed.feed_id]
+                      if feed.column(c).type not in IDENTIFIER_TYPES
+                      or len(D.normalise_key_part(cols[c][i], feed.column(c).type) or "") in _CHECKED_ID_LENGTHS]
+        if not candidates:
+            return False
+        col = candidates[int(rng.integers(0, len(candidates)))]
         v = cols[col][i]
-        if col == "uscc":
-            compact = str(v).strip().upper()
-            bad = D.break_check_char(compact) if i % 3 else compact[:-1]
+        if feed.column(col).type in IDENTIFIER_TYPES:
+            compact = D.normalise_key_part(v, feed.column(col).type)
+            bad = D.break_check_char(compact) if i % 3 or len(compact) != 18 else compact[:-1]
         elif col in ("report_year", "评价年度"):
             bad = str(v) + "2" if i % 2 else str(v)[2:]
         else:

@@ -145,7 +145,7 @@ def test_unknown_keys_in_the_other_conf_files_name_file_and_key(tmp_path):
     check(load_dbt_config, "dbt.yaml", lambda r: r["staging"]["samr_enterprise"].update(entity_=1),
           r"staging\.samr_enterprise\.entity_")
     check(gx_settings, "quality.yaml", lambda r: r["defaults"].update(max_quarantine=0.1), r"defaults\.max_quarantine")
-    check(gx_settings, "quality.yaml", lambda r: r["feeds"]["samr_enterprise"].update(strict=[]),
+    check(gx_settings, "quality.yaml", lambda r: r["feeds"].update(samr_enterprise={"strict": []}),
           r"feeds\.samr_enterprise\.strict")
     check(load_generator_config, "generator.yaml", lambda r: r.update(runs={}), "runs")
     check(load_generator_config, "generator.yaml", lambda r: r["feeds"]["samr_penalty"].update(per_yaer=1),

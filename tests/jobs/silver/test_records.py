@@ -117,3 +117,45 @@ def test_composite_record_key_is_normalised(spark):
     bronze = spark.createDataFrame(bronze_rows(schema, [record], "20240401", "d"), bronze_spark_schema(schema))
     row = accepted_records(check_records(bronze, schema, feed_quality(schema)), schema).first()
     assert row["_record_key"] == "410105MA92CK0T2|2023"
+
+
+# Standard v1.1 §2 "Identifiers in business keys": one case per (feed, key value) -> reason code.
+_ANNUAL = {"report_year": "2023", "submitted_at": "2024-05-01 10:00:00", "updated_at": "2024-05-01 10:00:00"}
+_TAX = {"纳税人名称": "x", "评价年度": "2023", "信用级别": "A", "更新日期": "2024/04/01"}
+_HRSS = {"unit_name": "x", "period": "2024-03", "reported_at": "2024-04-01 09:00:00"}
+IDENTIFIER_KEY_CASES = [
+    ("samr_annual_report", {"uscc": "91411723MA92CK0T2L", **_ANNUAL}, None),
+    ("samr_annual_report", {"uscc": "91411723ma92ck0t2m", **_ANNUAL}, "invalid_key"),    # check char fails
+    ("tax_credit", {"纳税人识别号": "91411723MA92CK0T2L", **_TAX}, None),
+    ("tax_credit", {"纳税人识别号": "91411723MA92CK0T2M", **_TAX}, "invalid_key"),       # 18: USCC check
+    ("tax_credit", {"纳税人识别号": "410105MA92CK0T3", **_TAX}, None),    # old tax id: accepted as it is
+    ("tax_credit", {"纳税人识别号": "4101051234567890", **_TAX}, None),   # 16 characters: old tax id too
+    ("tax_credit", {"纳税人识别号": "4101051234", **_TAX}, "invalid_key"),  # no identifier's shape
+    ("hrss_social_insurance", {"unit_code": "MA92CK0T-2", **_HRSS}, None),                # organisation code
+    ("hrss_social_insurance", {"unit_code": "MA92CK0T-3", **_HRSS}, "invalid_key"),       # 9: GB 11714 check
+    ("hrss_social_insurance", {"unit_code": "９１411723MA92CK0T2Ｌ", **_HRSS}, None),
+    ("hrss_social_insurance", {"unit_code": "91411723MA92CK0T2M", **_HRSS}, "invalid_key"),
+]
+
+
+@pytest.mark.parametrize(("feed_id", "record", "reason"), IDENTIFIER_KEY_CASES,
+                         ids=[f"{f}-{i}" for i, (f, _, _) in enumerate(IDENTIFIER_KEY_CASES)])
+def test_identifier_in_a_business_key_must_pass_its_check(spark, feed_id, record, reason):
+    schema = load_feed(feed_id)
+    bronze = spark.createDataFrame(bronze_rows(schema, [record], "20240401", "d"), bronze_spark_schema(schema))
+    checked = check_records(bronze, schema, feed_quality(schema))
+    row = checked.select("_reason_code", "_dq_flags").first()
+    assert (row["_reason_code"], row["_dq_flags"]) == (reason, [])
+    assert accepted_records(checked, schema).count() == (0 if reason else 1)
+
+
+def test_every_identifier_key_is_strict():
+    from jobs.silver.quality import identifier_key_aliases
+    from regulake.feeds import feed_ids
+
+    strict = {f: sorted(identifier_key_aliases(load_feed(f))) for f in feed_ids()}
+    assert {f: a for f, a in strict.items() if a} == {
+        "samr_enterprise": ["uscc"], "samr_annual_report": ["uscc"], "tax_credit": ["taxpayer_id"],
+        "hrss_social_insurance": ["unit_code"], "personnel": ["cert_no"]}
+    for feed_id, aliases in strict.items():
+        assert set(aliases) <= feed_quality(load_feed(feed_id)).strict_check_digit
