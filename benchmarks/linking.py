@@ -40,6 +40,8 @@ def _run(spark, settings, label: str) -> dict:
 
 
 def _row(label: str, f: dict) -> str:
+    if f.get("skipped"):
+        return f"| {label} | skipped: {f['skipped']} | | | | | | | | | {f['wall_s']} |"
     name_mentions = f.get("name_mentions", 0)
     pairs = f.get("candidate_pairs", 0)
     per_name = f"{pairs / name_mentions:.2f}" if name_mentions else "-"

@@ -8,6 +8,7 @@ estimated for them (prior, m and u per level) are conf/linking_model.json, writt
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,14 @@ from typing import Any
 import yaml
 from pydantic import Field
 
+from jobs.linking.context import OWNER_NAME, TRADE_NAME, ContextRules
 from regulake.config import StrictModel, check_conf, conf_file
 from regulake.names import NamesSection
 
 ID_KINDS = ("uscc", "org_code", "reg_no", "tax_id")
 MATCH_METHODS = ("uscc", "org_code", "reg_no", "tax_id", "ric", "name_exact", "name_fuzzy", "none")
+MATCH_RULES = ("identifier", "splink", TRADE_NAME, OWNER_NAME)  # gold.entity_xref.match_rule
+_INDUSTRY = re.compile(r"^[A-T](\d{2})?$")
 MODEL_FILE = "linking_model.json"  # generated: the trained numbers of the model
 
 
@@ -37,6 +41,7 @@ class FeedSpec:
     court_region_from: str | None = None
     person_column: str | None = None
     person_values: tuple[str, ...] = ()
+    context: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class LinkingConfig:
     min_probability: float
     min_margin_bits: float
     person_tie_break: tuple[str, ...]
+    context: ContextRules
     model: dict[str, Any] = field(repr=False)
     path: Path | None = None
     model_path: Path | None = None
@@ -66,6 +72,14 @@ class _FeedConf(StrictModel):
     names_list: str | None = None
     court_region_from: str | None = None
     person: _PersonConf | None = None
+    context: str | None = None
+
+
+class _ContextConf(StrictModel):
+    trade_name_chars: tuple[int, int]
+    owner_types: list[str]
+    scores: dict[str, float]
+    industry_words: dict[str, list[str]]
 
 
 class _BlockingConf(StrictModel):
@@ -86,12 +100,13 @@ class _LinkingFile(StrictModel):
     names: NamesSection
     blocking: _BlockingConf
     decision: _DecisionConf
+    context: _ContextConf
     model: Any = None  # free-form here: checked against the trained model by _trained_model
 
 
 def _feed_spec(feed_id: str, raw: dict[str, Any]) -> FeedSpec:
     unknown = set(raw) - {"id_columns", "id_kinds", "name", "address", "region", "names_list",
-                          "court_region_from", "person"}
+                          "court_region_from", "person", "context"}
     if unknown:
         raise ValueError(f"conf/linking.yaml feeds.{feed_id}: unknown keys {sorted(unknown)}")
     kinds = tuple(raw.get("id_kinds", ()))
@@ -109,6 +124,23 @@ def _feed_spec(feed_id: str, raw: dict[str, Any]) -> FeedSpec:
         court_region_from=raw.get("court_region_from"),
         person_column=person.get("column"),
         person_values=tuple(str(v) for v in person.get("values", ())),
+        context=raw.get("context"),
+    )
+
+
+def _context_rules(raw: dict[str, Any]) -> ContextRules:
+    unknown = set(raw["scores"]) ^ {TRADE_NAME, OWNER_NAME}
+    if unknown:
+        raise ValueError(f"conf/linking.yaml context.scores: one score for each of {TRADE_NAME}, {OWNER_NAME}")
+    bad = {w: c for w, c in raw["industry_words"].items() if not all(_INDUSTRY.match(x) for x in c)}
+    if bad:
+        raise ValueError(f"conf/linking.yaml context.industry_words: codes must be a GB/T 4754 section (H) or "
+                         f"section + division (H62): {bad}")
+    return ContextRules(
+        trade_name_chars=(int(raw["trade_name_chars"][0]), int(raw["trade_name_chars"][1])),
+        owner_types=tuple(raw["owner_types"]),
+        industry_words={w: tuple(c) for w, c in raw["industry_words"].items()},
+        scores={k: float(v) for k, v in raw["scores"].items()},
     )
 
 
@@ -162,6 +194,7 @@ def load_linking_config(path: Path | str | None = None, model_path: Path | str |
         min_probability=float(decision["min_probability"]),
         min_margin_bits=float(decision["min_margin_bits"]),
         person_tie_break=tuple(decision.get("person_tie_break", ())),
+        context=_context_rules(raw["context"]),
         model=_trained_model(raw["model"], model_path),
         path=path,
         model_path=model_path,

@@ -33,7 +33,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from jobs.linking import deterministic, features, persons, scoring
+from jobs.linking import context, deterministic, features, persons, scoring
 from jobs.linking.config import LinkingConfig, load_linking_config
 from jobs.linking.mentions import all_mentions
 from regulake import lake, stage_state
@@ -46,10 +46,11 @@ XREF_TABLE = "entity_xref"
 PERSON_TABLE = "enterprise_person"
 RUN_TABLE = "linking_run"
 ENTERPRISE_FEED = "samr_enterprise"
-ENTERPRISE_COLUMNS = ("uscc", "ent_name", "region_code", "address", "reg_no", "org_code", "legal_rep_name",
-                      "legal_rep_id_no", "status", "_ingested_at", "_promotion_seq")
+ENTERPRISE_COLUMNS = ("uscc", "ent_name", "ent_type", "region_code", "industry_code", "address", "reg_no", "org_code",
+                      "legal_rep_name", "legal_rep_id_no", "status", "_ingested_at", "_promotion_seq")
 _COLUMN_TYPES = {"_ingested_at": "timestamp", "_promotion_seq": "bigint"}
-XREF_COLUMNS = ("feed_id", "record_key", "entity_id", "match_method", "match_score", "_input_hash", "_retry_keys")
+XREF_COLUMNS = ("feed_id", "record_key", "entity_id", "match_method", "match_score", "match_rule", "_input_hash",
+                "_retry_keys")
 
 
 # --- pure steps ----------------------------------------------------------------------
@@ -130,31 +131,49 @@ def link_mentions(db_api: Any, work: DataFrame, enterprises: DataFrame, config: 
                   stats: dict | None = None) -> DataFrame:
     """Link mentions: XREF_COLUMNS (`_retry_keys` set on unlinked rows only).
 
-    Identifiers first, names for what identifiers leave, `none` for the rest. Reads
-    Splink's cached tables: consume it inside `scoring.splink_session`. When `stats` is
-    a dict it receives counts (name mentions, candidate pairs) and seconds per stage.
+    Identifiers first, names for what identifiers leave (Splink, then the context rules
+    of `context.py`: look-alikes dropped, trade names and owners' shops decided by place
+    and industry), `none` for the rest. `match_rule` says which rule decided a link.
+    Reads Splink's cached tables: consume it inside `scoring.splink_session`. When `stats`
+    is a dict it receives counts (name mentions, candidate pairs) and seconds per stage.
     """
     clock = _Clock(stats)
     # Materialised at each Arrow UDF boundary: later steps read these frames several
     # times, and re-running the Python parsers for every read costs more than storing them.
     classified = deterministic.classify_identifiers(work).localCheckpoint()
     index = deterministic.identifier_index(enterprises)
-    id_links = deterministic.link_by_identifier(classified, index, enterprises, config).localCheckpoint()
+    id_links = deterministic.link_by_identifier(classified, index, enterprises, config).withColumn(
+        "match_rule", F.lit("identifier")).localCheckpoint()
     clock.lap("identifiers_s")
     outcome = deterministic.identifier_outcome(classified, id_links, config)
     mention_frame = features.with_blocking_keys(
         features.mention_features(outcome.where("to_names")), config.blocking_keys
     ).localCheckpoint()
+    link_columns = ["mention_id", "entity_id", "match_method", "match_score", "match_rule"]
     if mention_frame.isEmpty():
         pairs = work.sparkSession.createDataFrame([], scoring.PAIR_SCHEMA)
+        name_links = work.sparkSession.createDataFrame(
+            [], "mention_id string, entity_id string, match_method string, match_score double, match_rule string")
+        clock.lap("name_features_s")
     else:
-        enterprise_frame = features.cap_blocks(
-            features.with_blocking_keys(features.enterprise_features(enterprises), config.blocking_keys),
-            config.blocking_keys, config.max_block,
+        enterprise_frame = features.with_blocking_keys(features.enterprise_features(enterprises),
+                                                       config.blocking_keys).localCheckpoint()
+        pairs = scoring.score_candidates(
+            db_api, mention_frame, features.cap_blocks(enterprise_frame, config.blocking_keys, config.max_block),
+            config)
+        clock.lap("name_features_s")
+        clues = context.mention_clues(
+            mention_frame.withColumnRenamed("unique_id", "mention_id").join(
+                outcome.select("mention_id", "region_code", "context"), "mention_id"),
+            config.context,
         ).localCheckpoint()
-        pairs = scoring.score_candidates(db_api, mention_frame, enterprise_frame, config)
-    clock.lap("name_features_s")
-    name_links = scoring.decide(pairs, config).localCheckpoint()
+        splink_links = context.reject_lookalikes(scoring.decide(pairs, config), clues, enterprises)
+        splink_links = splink_links.withColumn("match_rule", F.lit("splink")).localCheckpoint()
+        registered = enterprise_frame.select(F.col("unique_id").alias("uscc"), "core").join(
+            enterprises.select("uscc", "ent_type", "legal_rep_name", "industry_code", "region_code"), "uscc")
+        by_context = context.decide_by_context(
+            clues.join(splink_links.select("mention_id"), "mention_id", "left_anti"), registered, config.context)
+        name_links = splink_links.select(*link_columns).unionByName(by_context.select(*link_columns)).localCheckpoint()
     clock.lap("name_scoring_s")
     if stats is not None:
         stats.update(name_mentions=mention_frame.count(), candidate_pairs=pairs.count(),
@@ -165,7 +184,7 @@ def link_mentions(db_api: Any, work: DataFrame, enterprises: DataFrame, config: 
         .unionByName(_tagged(mention_frame, "unique_id", config.blocking_keys))
         .groupBy(F.col("id").alias("mention_id")).agg(F.array_sort(F.collect_set("retry_key")).alias("_keys"))
     )
-    links = id_links.unionByName(name_links)
+    links = id_links.select(*link_columns).unionByName(name_links.select(*link_columns))
     return (
         work.select("mention_id", "feed_id", "record_key", F.col("input_hash").alias("_input_hash"))
         .join(links, "mention_id", "left")
@@ -174,6 +193,7 @@ def link_mentions(db_api: Any, work: DataFrame, enterprises: DataFrame, config: 
             "feed_id", "record_key", "entity_id",
             F.coalesce("match_method", F.lit("none")).alias("match_method"),
             F.col("match_score").cast("double").alias("match_score"),
+            "match_rule",
             "_input_hash",
             F.when(F.col("match_method").isNull(), F.col("_keys")).alias("_retry_keys"),
         )

@@ -3,7 +3,7 @@
 A *mention* is what one gold.entity_xref row is about: one current record (or, for
 sentiment, one item of `mentioned_names`, record_key `<item_id>|<pos>`). It carries
 what linking may use — the identifier as delivered, whether silver flagged it, the
-name, address and region evidence — and a hash of exactly those inputs, so an
+name, address and region evidence, the text around the name — and a hash of exactly those inputs, so an
 incremental run relinks a record only when something linking looks at has changed.
 """
 
@@ -18,7 +18,7 @@ from jobs.linking.config import FeedSpec, LinkingConfig
 
 MENTION_COLUMNS = (
     "feed_id", "record_key", "mention_id", "id_raw", "id_flagged", "is_person",
-    "name", "address", "region_code", "court_region", "input_hash",
+    "name", "address", "region_code", "court_region", "context", "input_hash",
 )
 _CASE_COURT = r"豫(\d{2})(\d{2})?"  # (2024)豫0105执1234号: court of 410105; 豫01: the city's court
 
@@ -80,6 +80,7 @@ def extract_mentions(silver_current: DataFrame, spec: FeedSpec) -> DataFrame:
         _blank_to_null(_optional(df, spec.address)).alias("address"),
         F.when(region.rlike(r"^\d{6}$"), region).alias("region_code"),
         court.alias("court_region"),
+        _blank_to_null(_optional(df, spec.context)).alias("context"),
         *([F.col(spec.names_list).alias("_names")] if spec.names_list else []),
     )
     if spec.names_list:
@@ -100,7 +101,7 @@ def extract_mentions(silver_current: DataFrame, spec: FeedSpec) -> DataFrame:
 def with_input_hash(mentions: DataFrame) -> DataFrame:
     """sha256 of what linking reads from a mention; a change means the record is relinked."""
     parts = [F.coalesce(F.col(c).cast("string"), F.lit("\u0000")) for c in
-             ("id_raw", "id_flagged", "is_person", "name", "address", "region_code", "court_region")]
+             ("id_raw", "id_flagged", "is_person", "name", "address", "region_code", "court_region", "context")]
     return mentions.withColumn("input_hash", F.sha2(F.concat_ws("\u0001", *parts), 256))
 
 

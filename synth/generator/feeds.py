@@ -726,7 +726,40 @@ def citizen_name(pop: Population, i: int, variant: str, rng: np.random.Generator
         return name, uscc, "exact"
     if variant == "twin" and prefix and (pop.twin_of[i] >= 0 or i in pop.extra.get("twinned", ())):
         return core + form, uscc, variant
+    if variant == "trade_only" and pop.ent_type[i] != "个体工商户" and len(core) > 2:
+        return core[:2], uscc, variant  # the 字号 alone: 铭祺
+    if variant == "owner_shop" and pop.ent_type[i] in _OWNER_SHOPS:
+        rep = pop.legal_rep_name[i]
+        r = rng.random()
+        spoken = f"{rep}的店" if r < 0.5 else f"{rep}家的店" if r < 0.75 else f"老{rep[0]}家的店"
+        return spoken, uscc, variant
     return name, uscc, "exact"
+
+
+_OWNER_SHOPS = ("个体工商户", "个人独资企业")
+# What a look-alike in another line of business calls itself (an ordinary shop word).
+_OTHER_TRADES = (("超市", "F"), ("饭店", "H"), ("药店", "F"), ("理发店", "O"), ("装修", "E"))
+
+
+def lookalike(pop: Population, i: int, rng: np.random.Generator) -> tuple[str, int] | None:
+    """An unregistered business that looks like enterprise i: (its name, the enterprise whose place it has).
+
+    Half the time the same name without region in another county (the place of another
+    enterprise j); otherwise i's trade name with another line of business in i's county.
+    None when the look-alike would be a registered name.
+    """
+    if "names" not in pop.extra:
+        pop.extra["names"] = frozenset(pop.ent_name.tolist())
+    core, form = pop.core[i], pop.legal_form[i]
+    if rng.random() < 0.5:
+        for _ in range(8):
+            j = int(rng.integers(0, len(pop.uscc)))
+            if pop.region_code[j] != pop.region_code[i] and core + form not in pop.extra["names"]:
+                return core + form, j
+        return None
+    words = [w for w, section in _OTHER_TRADES if section != pop.industry_code[i][:1]]
+    name = pop.prefix[i] + core[:2] + words[int(rng.integers(0, len(words)))]
+    return (name, i) if len(core) > 2 and name not in pop.extra["names"] else None
 
 
 def _decoy(prefix: str, core: str, form: str) -> str:
@@ -821,8 +854,12 @@ def gen_hotline(pop: Population, ctx: FeedContext, rng: np.random.Generator) -> 
             contents = vocab.HOTLINE_BUSINESS[category]
             content = contents[int(u[r, 1] * len(contents))]
             target, entity, nv = citizen_name(pop, i, variants[r], rng)
-            address = citizen_address(pop, i, rng)
-            region = pop.region_code[i] if u[r, 2] < 0.8 else None
+            place = i
+            look = lookalike(pop, i, rng) if variants[r] == "lookalike" else None
+            if look is not None:  # a different, unregistered business: its own place, always given
+                (target, place), entity, nv = look, None, "lookalike"
+            address = citizen_address(pop, place, rng)
+            region = pop.region_code[place] if u[r, 2] < 0.8 or look is not None else None
             dept = "RS" if "工资" in content else ("ZJ" if "装修" in content else "SCJG")
             id_kind = "name"
         elif k == 2:

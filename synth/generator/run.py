@@ -107,7 +107,8 @@ _VariantsConf = _numbers("_VariantsConf", "id_lowercase id_fullwidth id_padded t
                         "jsonl_amount_string")
 _DefectsConf = _numbers("_DefectsConf", "parse_error encoding_error missing_required invalid_key invalid_value "
                         "optional_invalid check_digit duplicate_within duplicate_across broken_quote_files")
-_NamesConf = _numbers("_NamesConf", "exact drop_region legal_form branch abbreviation homophone traditional decoy twin")
+_NamesConf = _numbers("_NamesConf", "exact drop_region legal_form branch abbreviation homophone traditional decoy twin "
+                      "trade_only owner_shop lookalike")
 
 
 class _RunConf(StrictModel):
