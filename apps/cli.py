@@ -65,7 +65,8 @@ def generate(
 def run(
     landing: Annotated[str, typer.Option("--landing", help="Landing root with <feed>/<batch>/ folders (path or s3a://)")],
     lake: LakeOption = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="As-of date YYYY-MM-DD (default today)")] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="As-of date YYYY-MM-DD (default: the latest batch date of the deliveries)")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the main Airflow DAG (dag.test) over every delivery under LANDING."""

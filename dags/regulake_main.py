@@ -7,6 +7,7 @@ import: Spark, the jobs and their libraries are imported inside the tasks.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
@@ -14,22 +15,42 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from regulake.config import load_settings
 
+log = logging.getLogger(__name__)
 GOLD = Asset("regulake://gold")
 _settings = load_settings()
 
 
+def _interval_run(dag_run) -> bool:
+    """A scheduled or backfill run: it covers a data interval (a manual or asset-triggered run does not)."""
+    run_type = getattr(dag_run.run_type, "value", dag_run.run_type)
+    return str(run_type) in ("scheduled", "backfill") and dag_run.data_interval_end is not None
+
+
 def stage_context(feed_id: str | None = None):
     """The context of the running task: params → settings, the run's id and its one as-of date."""
+    from regulake.spark import get_spark
     from regulake.stage import StageContext, run_as_of
 
     airflow = get_current_context()
     params, dag_run = airflow["params"], airflow["dag_run"]
     settings = load_settings(lake_root=params["lake"])
+
+    def latest_batch():
+        from jobs.landing.job import latest_batch_date
+
+        return latest_batch_date(params["landing"], get_spark(settings), settings)
+
+    # Fixed per run, so a run across midnight uses one date (regulake.stage.run_as_of says which).
+    as_of, why = run_as_of(
+        params.get("as_of"), dag_run.run_after, settings,
+        scheduled_interval_end=dag_run.data_interval_end if _interval_run(dag_run) else None,
+        latest_batch=latest_batch,
+    )
+    log.info("as-of date %s: %s", as_of, why)
     return StageContext(
         settings=settings,
         run_id=airflow["run_id"],
-        # Fixed per run (the param, or the day the run was created), so a run across midnight uses one date.
-        as_of=run_as_of(params.get("as_of"), dag_run.run_after, settings),
+        as_of=as_of,
         landing_root=params["landing"],
         feed_id=feed_id,
         label=airflow["ti"].task_id + (f"[{feed_id}]" if feed_id else ""),
@@ -51,7 +72,8 @@ def stage_context(feed_id: str | None = None):
         "lake": Param(_settings.lake_root, type="string", description="Lake root (local path or s3a://)"),
         "as_of": Param(
             None, type=["null", "string"], format="date",
-            description="As-of date (YYYY-MM-DD); default: the day the run was created",
+            description="As-of date (YYYY-MM-DD); default: a scheduled run's data interval, else the latest "
+                        "batch date of the deliveries",
         ),
     },
     doc_md=__doc__,

@@ -66,14 +66,14 @@ def regulake_maintenance():
     @task(map_index_template="{{ layer }}", max_active_tis_per_dagrun=1)
     def maintain_layer(layer: str) -> dict:
         from jobs.maintenance import job as maintenance
-        from regulake.stage import StageContext, run_as_of
+        from regulake.stage import StageContext, local_date
 
         airflow = get_current_context()
         airflow["layer"] = layer
         params = airflow["params"]
         settings = load_settings(lake_root=params["lake"])
         ctx = StageContext(settings=settings, run_id=airflow["run_id"],
-                           as_of=run_as_of(None, airflow["dag_run"].run_after, settings))
+                           as_of=local_date(airflow["dag_run"].run_after, settings))
         return maintenance.run(ctx, layers=[layer], dry_run=bool(params["dry_run"]))
 
     maintain_layer.expand(layer=LAYERS)

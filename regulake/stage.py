@@ -2,15 +2,17 @@
 
 The DAG builds one context per task from its params and run, and calls the
 stage's `jobs/<stage>/job.py:run` with it; tests and benchmarks build one
-directly. The as-of date is fixed once per run (the param, or the day the run
-was created in the lake's time zone), so a run that crosses midnight uses one
-date in every task.
+directly. The as-of date is fixed once per run (`run_as_of`: the param, a
+scheduled run's data interval, the latest batch date of the deliveries, or the
+day the run was created), so a run that crosses midnight uses one date in every
+task.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -61,9 +63,32 @@ class StageContext:
         return self.landing_root
 
 
-def run_as_of(param: str | None, run_created: datetime | None, settings: Settings) -> date:
-    """The run's as-of date: the `as_of` param, else the day the run was created in the lake's time zone."""
+def run_as_of(param: str | None, run_created: datetime | None, settings: Settings, *,
+              scheduled_interval_end: datetime | None = None,
+              latest_batch: Callable[[], date | None] | None = None) -> tuple[date, str]:
+    """The run's as-of date and why it is that date, first that applies:
+
+    1. the `as_of` param;
+    2. a scheduled run: the last day of its data interval (a daily run at midnight covers yesterday);
+    3. the latest batch date of the deliveries (`latest_batch()`, landing or lake): a run over
+       historical deliveries classifies on their date, not on the wall clock, whose look-back
+       windows would be empty;
+    4. the day the run was created.
+
+    Days are in the lake's time zone; every task of a run gets the same answer.
+    """
     if param:
-        return date.fromisoformat(str(param))
+        return date.fromisoformat(str(param)), "the as_of param"
+    if scheduled_interval_end is not None:
+        return local_date(scheduled_interval_end - timedelta(microseconds=1), settings), \
+            "the last day of the scheduled run's data interval"
+    latest = latest_batch() if latest_batch is not None else None
+    if latest is not None:
+        return latest, "the latest batch date of the deliveries"
+    return local_date(run_created, settings), "the day the run was created (no delivery found)"
+
+
+def local_date(moment: datetime | None, settings: Settings) -> date:
+    """The day of `moment` (default now) in the lake's time zone."""
     zone = ZoneInfo(str(settings.spark.get("conf", {}).get("spark.sql.session.timeZone", "UTC")))
-    return (run_created or datetime.now(tz=ZoneInfo("UTC"))).astimezone(zone).date()
+    return (moment or datetime.now(tz=ZoneInfo("UTC"))).astimezone(zone).date()

@@ -123,6 +123,28 @@ def discover(landing_root: str) -> list[str]:
     return [f for f in folders if f in known]
 
 
+def latest_batch_date(landing_root: str, spark: SparkSession | None = None,
+                      settings: Settings | None = None) -> date | None:
+    """The latest batch date of any known feed's delivery folder under the landing root; with no
+    folder there (an archived landing), the latest batch the lake loaded (audit.delivery_log)."""
+    root = normalize_root(landing_root)
+    known = set(feed_ids())
+    dates = []
+    for feed_id in (f for f in storage.list_dirs(root) if f in known):
+        for name in storage.list_dirs(storage.join(root, feed_id)):
+            try:
+                dates.append(datetime.strptime(name, "%Y%m%d").date())
+            except ValueError:
+                continue  # not a batch folder; landing reports it
+    if dates:
+        return max(dates)
+    if spark is None or settings is None:
+        return None
+    log_table = lake.read(spark, settings, "audit", "delivery_log")
+    latest = None if log_table is None else log_table.where("status = 'loaded'").agg({"batch_date": "max"}).first()[0]
+    return datetime.strptime(latest, "%Y%m%d").date() if latest else None
+
+
 # --- 1. classify ------------------------------------------------------------------------
 
 

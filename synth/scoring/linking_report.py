@@ -164,12 +164,13 @@ def render(tables: dict[str, pd.DataFrame], meta: dict) -> str:
     return "\n".join(parts)
 
 
-def write_report(markdown: str, out: Path) -> None:
-    """Replace the generated section of `out` (or append it), keeping the rest of the file."""
+def write_report(markdown: str, out: Path, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the generated section of `out` (`markdown`, from `begin` to `end` inclusive) or append
+    it, keeping the rest of the file."""
     text = out.read_text(encoding="utf-8") if out.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + markdown + rest.split(END, 1)[1]
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + markdown + rest.split(end, 1)[1]
     else:
         text = text.rstrip() + "\n\n" + markdown + "\n"
     out.write_text(text, encoding="utf-8")

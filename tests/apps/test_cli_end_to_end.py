@@ -60,15 +60,25 @@ def landing(tmp_path_factory) -> Path:
     if SAMPLES.is_dir():
         return SAMPLES
     out = tmp_path_factory.mktemp("generated")
-    _cli("generate", "--out", str(out), "--enterprises", "300", "--batches", "2", "--seed", "11", "--no-progress")
+    # Three monthly batches end on AS_OF, as the samples do.
+    _cli("generate", "--out", str(out), "--enterprises", "300", "--batches", "3", "--seed", "11", "--no-progress")
     return out / "landing"
 
 
 @pytest.fixture(scope="module")
 def lake(landing, tmp_path_factory) -> Path:
     lake = tmp_path_factory.mktemp("e2e") / "lake"
-    _cli("run", "--landing", str(landing), "--lake", str(lake), "--as-of", AS_OF)
+    # No --as-of: historical deliveries are classified on their latest batch date (AS_OF).
+    _cli("run", "--landing", str(landing), "--lake", str(lake))
     return lake
+
+
+def test_a_run_without_as_of_classifies_on_the_latest_batch_date(lake, landing):
+    latest = max(p.name for p in landing.glob("*/*") if p.is_dir() and p.name.isdigit())
+    assert f"{latest[:4]}-{latest[4:6]}-{latest[6:]}" == AS_OF
+    assert {str(r["as_of"]) for r in _sql(lake, "SELECT as_of FROM audit.pipeline_run")} == {AS_OF}
+    assert {str(r["d"]) for r in _sql(lake, "SELECT DISTINCT as_of_date AS d FROM gold.enterprise_risk_class")} \
+        == {AS_OF}
 
 
 def test_generate_writes_deliveries_and_their_truth(tmp_path):
