@@ -353,7 +353,10 @@ def _apply_defect(kind: str, feed: FeedSchema, cols: dict, key: list, i: int, rn
         v = cols[col][i]
         if feed.column(col).type in IDENTIFIER_TYPES:
             compact = D.normalise_key_part(v, feed.column(col).type)
-            bad = D.break_check_char(compact) if i % 3 or len(compact) != 18 else compact[:-1]
+            # A truncated USCC has no identifier's shape, except where an old tax id (15-20 characters)
+            # is allowed: there it would be a valid key, so only the check character is broken.
+            truncate = i % 3 == 0 and len(compact) == 18 and feed.column(col).type != "taxpayer_id"
+            bad = compact[:-1] if truncate else D.break_check_char(compact)
         elif col in ("report_year", "评价年度"):
             bad = str(v) + "2" if i % 2 else str(v)[2:]
         else:

@@ -124,7 +124,7 @@ def test_record_keys_are_normalised(small_run):
 EVERY_DEFECT = {"parse_error", "encoding_error", "missing_required", "invalid_key", "invalid_value",
                 "optional_invalid", "check_digit", "duplicate"}
 EVERY_NAME_VARIANT = {"exact", "drop_region", "legal_form", "branch", "abbreviation", "homophone", "traditional",
-                      "decoy", "unregistered", "twin"}
+                      "decoy", "unregistered", "twin", "trade_only", "owner_shop", "lookalike"}
 EVERY_VARIANT_FAMILY = {"id_lowercase", "id_fullwidth", "id_padded", "text_padded", "region_fullwidth", "date_",
                         "timestamp_", "amount_", "industry_", "enum_other_form", "status_zaiye", "list_",
                         "boolean_other_form", "month_compact"}
@@ -141,8 +141,14 @@ def test_every_record_defect_kind_is_planted(defect_run):
     assert {"accepted", "duplicate", "quarantined", "not_loaded"} == set(records.expected)
     # Low rates: quarantined records are well under 2% of the delivered ones.
     assert (records.expected == "quarantined").mean() < 0.02
-    # Unregistered businesses and decoys refer to no enterprise.
-    assert records[records.name_variant.isin(["unregistered", "decoy"])].entity_id.isna().all()
+    # Unregistered businesses, decoys and look-alikes refer to no enterprise.
+    assert records[records.name_variant.isin(["unregistered", "decoy", "lookalike"])].entity_id.isna().all()
+    assert records[records.name_variant.isin(["trade_only", "owner_shop"])].entity_id.notna().all()
+    # Standard v1.1 §2: identifier keys failing their check are planted as invalid_key beyond samr_enterprise.
+    bad_keys = records[(records.defect == "invalid_key")
+                       & records.feed_id.isin(["samr_annual_report", "tax_credit", "hrss_social_insurance"])]
+    first_parts = bad_keys.record_key.str.split("|").str[0]
+    assert (~first_parts[first_parts.str.len() == 18].map(is_valid_uscc)).any()
 
 
 def test_every_delivery_defect_kind_is_planted(defect_run, long_run):
