@@ -41,12 +41,21 @@ def class_distribution(classes: DataFrame, enterprises: DataFrame, regions: Data
 
 
 def hit_rate_by_class(inspections: DataFrame, classes: DataFrame, random_task_types: list[str]) -> DataFrame:
-    """Random inspections and problems found per risk class of the enterprise when inspected."""
+    """Random inspections and problems found per risk class of the enterprise when inspected.
+
+    Classes forced by a veto rule are counted apart, one row per veto (`label` "D · veto:
+    失信被执行人"), beside the scored classes, so the report shows when a veto puts
+    enterprises into D whose problem-found rate is below a scored class's.
+    """
+    veto = F.col("veto_reason") if "veto_reason" in classes.columns else F.lit(None).cast("string")
+    labelled = classes.select("entity_id", "as_of_date", F.when(veto.isNull(), F.col("risk_class")).otherwise(
+        F.concat("risk_class", F.lit(" · veto: "), veto)).alias("risk_class"))
     random = inspections.where(F.col("task_type").isin(random_task_types))
-    classed = class_at_inspection(random, classes).where(F.col("risk_class").isNotNull())
-    return (classed.groupBy("risk_class")
+    classed = class_at_inspection(random, labelled).where(F.col("risk_class").isNotNull())
+    return (classed.groupBy(F.col("risk_class").alias("label"))
             .agg(F.count(F.lit(1)).alias("inspections"),
                  F.sum(F.col("is_problem_found").cast("int")).alias("problems"))
+            .withColumn("risk_class", F.substring("label", 1, 1))
             .withColumn("hit_rate", F.round(F.col("problems") / F.col("inspections"), 4)))
 
 
@@ -96,14 +105,14 @@ def stacked_bars(frame: pd.DataFrame, category: str, stack: str, value: str, col
 
 
 def hit_rate_chart(frame: pd.DataFrame) -> go.Figure:
-    frame = frame.sort_values("risk_class")
+    frame = frame.sort_values("label")
     figure = go.Figure(go.Bar(
-        x=frame["risk_class"], y=frame["hit_rate"], marker_color=[CLASS_COLOURS.get(c) for c in frame["risk_class"]],
+        x=frame["label"], y=frame["hit_rate"], marker_color=[CLASS_COLOURS.get(c) for c in frame["risk_class"]],
         text=[f"{r:.0%} ({p}/{n})" for r, p, n in zip(frame["hit_rate"], frame["problems"], frame["inspections"],
                                                        strict=True)],
         textposition="outside", cliponaxis=False))
-    return _layout(figure, "双随机抽查问题发现率 by risk class (hit rate)", yaxis_tickformat=".0%",
-                   xaxis_title="risk class", yaxis_title="problems found / random inspections")
+    return _layout(figure, "双随机抽查问题发现率 by risk class, vetoes apart (hit rate)", yaxis_tickformat=".0%",
+                   xaxis_title="risk class (scored) or veto", yaxis_title="problems found / random inspections")
 
 
 def ranking_chart(frame: pd.DataFrame, title: str) -> go.Figure:

@@ -38,7 +38,7 @@ REPORT_NAME = "regulake_report"
 FINGERPRINT_NAME = f"{REPORT_NAME}.inputs"
 CODE = [Path(__file__).parent, Path(__file__).parents[1] / "scorecards" / "config.py"]
 INPUTS = {
-    "enterprise_risk_class": "entity_id string, as_of_date date, risk_class string",
+    "enterprise_risk_class": "entity_id string, as_of_date date, risk_class string, veto_reason string",
     "dim_enterprise": "entity_id string, region_code string, industry_code string, is_current boolean",
     "dim_region": "region_code string, region_name string, prefecture_name string",
     "dim_industry": "industry_code string, section_code string, section_name string",
@@ -110,7 +110,7 @@ def report_sections(tables: dict[str, DataFrame], as_of: date) -> tuple[list[tup
 
     hits = _pandas(figures.hit_rate_by_class(tables["fct_inspection"], tables["enterprise_risk_class"],
                                              list(cfg.option("random_task_types"))))
-    sections.append(("Random-inspection hit rate by risk class",
+    sections.append(("Random-inspection hit rate by risk class (vetoes apart)",
                      chart_or_empty(hits, figures.hit_rate_chart, "hit-rate-by-class", "classified inspections")))
 
     ranking_html = ""

@@ -45,6 +45,23 @@ def hit_rates(inspected: pd.DataFrame) -> pd.DataFrame:
     return grouped
 
 
+def veto_rates(inspected: pd.DataFrame) -> pd.DataFrame:
+    """The scored classes' problem-found rates (no veto) and, beside them, each veto's own.
+
+    A veto forces D; when a veto's rate is below a scored class's, it puts enterprises in D
+    that inspections find no riskier than that class: the policy is visible, not hidden in D.
+    """
+    scored = hit_rates(inspected[inspected["veto_reason"].isna()])
+    scored.index = [f"{c} (scored)" for c in scored.index]
+    vetoed = inspected[inspected["veto_reason"].notna()]
+    per_veto = vetoed.groupby("veto_reason").agg(
+        inspections=("problem_found", "size"), enterprises=("entity_id", "nunique"),
+        problems=("problem_found", "sum")).astype(int)
+    per_veto["rate"] = per_veto["problems"] / per_veto["inspections"].where(per_veto["inspections"] > 0)
+    per_veto.index = [f"D (veto: {v})" for v in per_veto.index]
+    return pd.concat([scored, per_veto])
+
+
 def strictly_monotone(rates: pd.Series) -> bool:
     values = rates.tolist()
     return all(pd.notna(v) for v in values) and all(a < b for a, b in zip(values, values[1:], strict=False))
@@ -66,7 +83,8 @@ def _pct(value: float) -> str:
 
 
 def render(figures: dict, rates: pd.DataFrame, hidden: pd.DataFrame, tables: dict[str, str],
-           transitions: pd.DataFrame | None, plan: pd.DataFrame | None, warnings: pd.DataFrame | None) -> str:
+           transitions: pd.DataFrame | None, plan: pd.DataFrame | None, warnings: pd.DataFrame | None,
+           vetoes: pd.DataFrame | None = None) -> str:
     lines = [
         "# Risk classes: validation against hidden future inspections",
         "",
@@ -101,6 +119,13 @@ def render(figures: dict, rates: pd.DataFrame, hidden: pd.DataFrame, tables: dic
     ]
     for hidden_class, row in hidden.iterrows():
         lines.append(f"| {hidden_class} | " + " | ".join(str(row.get(c, 0)) for c in CLASSES) + " |")
+    if vetoes is not None and len(vetoes):
+        lines += ["", "## Vetoes beside the scored classes", "",
+                  "| class or veto | inspections | enterprises | problems found | problem-found rate |",
+                  "|---|---:|---:|---:|---:|"]
+        for label, row in vetoes.iterrows():
+            lines.append(f"| {label} | {int(row['inspections'])} | {int(row['enterprises'])} | {int(row['problems'])} "
+                         f"| {_pct(row['rate'])} |")
     for title, table in tables.items():
         lines += ["", f"## Class distribution by {title}", "", table]
     if transitions is not None and len(transitions):
@@ -179,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     classes = classes.merge(regions, on="region_code", how="left").merge(industries, on="industry_code", how="left")
 
     inspected = future.rename(columns={"uscc": "entity_id"}).merge(
-        classes[["entity_id", "risk_class", "risk_score"]], on="entity_id", how="inner")
+        classes[["entity_id", "risk_class", "risk_score", "veto_reason"]], on="entity_id", how="inner")
     rates = hit_rates(inspected)
     class_rank = inspected["risk_class"].map({c: i for i, c in enumerate(CLASSES)})
     with_truth = classes.merge(truth[["uscc", "hidden_class"]].rename(columns={"uscc": "entity_id"}), on="entity_id")
@@ -215,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         "industry (GB/T 4754 section, 门类)": distribution(classes, "section_name", "门类"),
         "key field (重点领域)": distribution(classes, "key_field", "重点领域"),
     }
-    text = render(figures, rates, hidden, tables, transitions, plan, warnings)
+    text = render(figures, rates, hidden, tables, transitions, plan, warnings, veto_rates(inspected))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     summary = {c: (int(r["inspections"]), None if pd.isna(r["rate"]) else round(float(r["rate"]), 4))

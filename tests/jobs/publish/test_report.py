@@ -28,10 +28,11 @@ TABLES = {
                              [("410105", "金水区", "郑州市"), ("410302", "老城区", "洛阳市")]),
     ("gold", "dim_industry"): ("industry_code string, section_code string, section_name string",
                                [("F51", "F", "批发和零售业"), ("F52", "F", "批发和零售业"), ("C13", "C", "制造业")]),
-    ("gold", "enterprise_risk_class"): ("entity_id string, as_of_date date, risk_class string",
-                                        [("E1", date(2024, 3, 1), "A"), ("E2", date(2024, 3, 1), "D"),
-                                         ("E3", date(2024, 3, 1), "B"), ("E4", date(2024, 3, 1), "D"),
-                                         ("E4", date(2024, 2, 1), "C")]),
+    ("gold", "enterprise_risk_class"): ("entity_id string, as_of_date date, risk_class string, veto_reason string",
+                                        [("E1", date(2024, 3, 1), "A", None),
+                                         ("E2", date(2024, 3, 1), "D", "失信被执行人"),
+                                         ("E3", date(2024, 3, 1), "B", None), ("E4", date(2024, 3, 1), "D", None),
+                                         ("E4", date(2024, 2, 1), "C", None)]),
     ("gold", "fct_inspection"): ("inspection_id string, entity_id string, task_type string, "
                                  "is_problem_found boolean, inspection_date date",
                                  [("I1", "E1", "双随机", False, date(2024, 3, 5)),
@@ -112,9 +113,10 @@ def test_headless_chromium_draws_every_chart(published, tmp_path):
         drawn[chart_id] = part.count('class="main-svg"') >= 1 and len(re.findall(r'class="point"', part)) >= 1
     assert sorted(drawn) == sorted(CHARTS)
     assert all(drawn.values()), {k: v for k, v in drawn.items() if not v}
-    # The hit rate by class is labelled with what the fixture gives: D 1/2, A 0/1.
+    # The hit rate by class is labelled with what the fixture gives: the veto's D apart (1/1), scored D 0/1, A 0/1.
     hit_rate = dom.split('data-chart="hit-rate-by-class"')[1].split('data-chart="')[0]
-    assert "50% (1/2)" in hit_rate and "0% (0/1)" in hit_rate
+    assert "100% (1/1)" in hit_rate and "0% (0/1)" in hit_rate and "veto: 失信被执行人" in hit_rate
+    assert "50% (1/2)" not in hit_rate
 
 
 def test_a_cjk_font_is_installed_so_the_chinese_labels_are_not_boxes():

@@ -27,3 +27,18 @@ def test_hit_rates_and_monotonicity():
 @pytest.mark.parametrize("empty", [[True, True], [False, False]])
 def test_rank_auc_needs_both_outcomes(empty):
     assert pd.isna(rank_auc(pd.Series([1.0, 2.0]), pd.Series(empty)))
+
+
+def test_each_veto_is_rated_beside_the_scored_classes():
+    from synth.scoring.risk_report import veto_rates
+
+    inspected = pd.DataFrame({
+        "entity_id": ["a", "b", "c", "d", "e", "e"],
+        "risk_class": ["A", "C", "D", "D", "D", "D"],
+        "veto_reason": [None, None, None, "失信被执行人", "失信被执行人", "失信被执行人"],
+        "problem_found": [False, True, True, False, True, False]})
+    rates = veto_rates(inspected)
+    assert rates.loc["C (scored)", "rate"] == 1.0 and rates.loc["D (scored)", "inspections"] == 1
+    veto = rates.loc["D (veto: 失信被执行人)"]
+    assert (veto["inspections"], veto["enterprises"], veto["problems"]) == (3, 2, 1)
+    assert veto["rate"] < rates.loc["C (scored)", "rate"]  # the veto's D finds fewer problems than scored C
