@@ -128,6 +128,11 @@ def quality_tables(compared: DataFrame) -> dict[str, pd.DataFrame]:
              F.sum((~F.col("predicted")).cast("int")).alias("unlinked"))
         .toPandas().sort_values("name_variant")
     )
+    # Per kind: precision of the links made, recall of the registered businesses named that way.
+    per_variant["precision"] = [_ratio(a, a + b) for a, b in zip(per_variant.linked_right, per_variant.linked_wrong,
+                                                                 strict=True)]
+    per_variant["recall"] = [_ratio(a, b) for a, b in zip(per_variant.linked_right, per_variant.registered,
+                                                          strict=True)]
     coverage = (
         c.groupBy("feed_id")
         .agg(F.sum((F.col("true_entity").isNotNull() & F.col("match_method").isNull()).cast("int"))
