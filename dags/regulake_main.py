@@ -22,8 +22,7 @@ _settings = load_settings()
 
 def _interval_run(dag_run) -> bool:
     """A scheduled or backfill run: it covers a data interval (a manual or asset-triggered run does not)."""
-    run_type = getattr(dag_run.run_type, "value", dag_run.run_type)
-    return str(run_type) in ("scheduled", "backfill") and dag_run.data_interval_end is not None
+    return dag_run.run_type in ("scheduled", "backfill") and dag_run.data_interval_end is not None  # a str enum
 
 
 def stage_context(feed_id: str | None = None):
