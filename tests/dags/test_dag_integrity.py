@@ -73,3 +73,20 @@ def test_every_stage_task_calls_its_job_directly():
         assert "from jobs." in body and re.search(r"\w+\.run\((stage_context\(|ctx\))", body), \
             f"task {name} does not call its job's run"
     assert "importlib" not in source and "getattr(" not in source
+
+
+def test_only_scheduled_and_backfill_runs_take_their_as_of_from_the_data_interval():
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from airflow.sdk.api.datamodels._generated import DagRunType
+
+    sys.path.insert(0, str(DAGS_FOLDER))
+    from regulake_main import _interval_run
+
+    end = datetime(2026, 12, 5, tzinfo=UTC)
+    assert _interval_run(SimpleNamespace(run_type=DagRunType.SCHEDULED, data_interval_end=end))
+    assert _interval_run(SimpleNamespace(run_type=DagRunType.BACKFILL, data_interval_end=end))
+    assert not _interval_run(SimpleNamespace(run_type=DagRunType.MANUAL, data_interval_end=end))
+    assert not _interval_run(SimpleNamespace(run_type=DagRunType.ASSET_TRIGGERED, data_interval_end=end))
+    assert not _interval_run(SimpleNamespace(run_type=DagRunType.SCHEDULED, data_interval_end=None))
