@@ -11,8 +11,8 @@ SCHEMAS = {
     "fct_penalty": "decision_no string, entity_id string, severity string, is_serious boolean, decision_date date, "
                    "is_effective boolean, publicity_status_since timestamp, fine_amount double, "
                    "confiscated_amount double, matter_code string",
-    "fct_inspection": "inspection_id string, entity_id string, matter_code string, department_code string, "
-                      "is_problem_found boolean, inspection_date date, rectified_date date, "
+    "fct_inspection": "inspection_id string, entity_id string, task_type string, matter_code string, "
+                      "department_code string, is_problem_found boolean, inspection_date date, rectified_date date, "
                       "rectification_due_date date, inspector_cert_nos array<string>",
     "fct_abnormal_listing": "record_id string, entity_id string, reason string, listed_date date, removed_date date",
     "fct_license": "license_no string, entity_id string, license_type string, status string, issue_date date, "

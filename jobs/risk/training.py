@@ -1,0 +1,70 @@
+"""Point-in-time training rows for a learned risk scorecard (docs/RISK.md, "Learning the weights").
+
+The lake's inspection history is the training set: every random inspection (双随机) with
+the enterprise's indicator values as they stood **before** it, and whether a problem was
+found. Indicators are computed as of the last month end strictly before the inspection
+date (the monthly cut the province classifies on), so nothing dated on or after the
+inspection day — and no later revision such as a penalty revoked afterwards — reaches the
+features: `indicators.py` counts only facts dated on or before its as-of date and takes
+SCD2 versions in force then.
+
+Targeted inspections (重点, 专项, 投诉举报) are left out: they are chosen because of
+suspected risk, so their problem-found rate says how good the tip was, not how risky the
+population is. Random draws are uniform within each class, the unbiased sample the
+weights are fitted on.
+
+Pure functions of the gold marts; the cost is one indicator computation per month of
+history, not per inspection.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from jobs.risk.config import RiskConfig
+from jobs.risk.indicators import Gold, enterprises_on, indicator_values
+
+LABEL = "problem_found"
+KEY_COLUMNS = ("inspection_id", "entity_id", "inspection_date", "cut_date", LABEL)
+
+
+def cut_before(day: date) -> date:
+    """The last month end strictly before `day`: 2024-03-10 -> 2024-02-29, 2024-03-01 -> 2024-02-29."""
+    return day.replace(day=1) - timedelta(days=1)
+
+
+def random_inspections(inspections: DataFrame, random_task_types: list[str], start: date, end: date) -> DataFrame:
+    """Random inspections of enterprises dated in [start, end], with their cut date."""
+    return (
+        inspections.where(F.col("task_type").isin(random_task_types) & F.col("entity_id").isNotNull()
+                          & F.col("inspection_date").between(F.lit(start), F.lit(end)))
+        .select("inspection_id", "entity_id", "inspection_date",
+                F.date_sub(F.trunc("inspection_date", "month"), 1).alias("cut_date"),
+                F.col("is_problem_found").cast("boolean").alias(LABEL))
+    )
+
+
+def training_rows(gold: Gold, cfg: RiskConfig, random_task_types: list[str], start: date, end: date) -> DataFrame:
+    """One row per random inspection dated in [start, end] of an enterprise 存续 at its cut date:
+    KEY_COLUMNS, then one double column per indicator code (null: no data), as of the cut date."""
+    inspected = random_inspections(gold["fct_inspection"], random_task_types, start, end).cache()
+    codes = [indicator.code for indicator in cfg.indicators]
+    cuts = sorted(row["cut_date"] for row in inspected.select("cut_date").distinct().collect())
+    parts = []
+    for cut in cuts:
+        frame = enterprises_on(gold["dim_enterprise"], cut)
+        values = indicator_values({**gold, "enterprises": frame}, cut, cfg.indicators)
+        wide = values.groupBy("entity_id").pivot("indicator_code", codes).agg(F.first("value"))
+        rows = inspected.where(F.col("cut_date") == F.lit(cut)).join(frame.select("entity_id"), "entity_id")
+        parts.append(rows.join(wide, "entity_id", "left").select(*KEY_COLUMNS, *codes))
+    if not parts:
+        schema = ", ".join([*(f"{c} {t}" for c, t in zip(KEY_COLUMNS, ("string", "string", "date", "date", "boolean"),
+                                                           strict=True)), *(f"{c} double" for c in codes)])
+        return inspected.sparkSession.createDataFrame([], schema)
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.unionByName(part)
+    return out
