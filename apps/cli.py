@@ -198,3 +198,61 @@ def airflow(
 
 if __name__ == "__main__":
     app()
+
+
+risk_app = typer.Typer(no_args_is_help=True, help="The risk model: out-of-time backtest.")
+app.add_typer(risk_app, name="risk")
+
+
+@risk_app.command("backtest")
+def risk_backtest(
+    lake: LakeOption = None,
+    cuts: Annotated[str | None, typer.Option(
+        "--cuts", help="Cut dates YYYY-MM-DD, comma-separated (default: the 3 month ends before the last "
+                       "horizon of inspections)")] = None,
+    window_days: Annotated[int, typer.Option("--window-days", help="Training history before each cut")] = 730,
+    horizon_days: Annotated[int, typer.Option("--horizon-days", help="Inspections scored after each cut")] = 90,
+    out_file: Annotated[Path, typer.Option("--out", help="Markdown report")] = Path(
+        "benchmarks/results/risk_backtest.md"),
+) -> None:
+    """Train on the inspection history before each cut date, score the random inspections after it."""
+    _logging(False)
+    from datetime import datetime, timedelta
+
+    from pyspark.sql import functions as F
+
+    from jobs.risk.backtest import backtest_cut, render
+    from jobs.risk.config import load_risk_config
+    from jobs.risk.job import read_gold
+    from jobs.scorecards.config import load_config as load_scorecard_config
+    from regulake.spark import get_spark
+
+    settings = _settings(lake)
+    spark = get_spark(settings, app_name="regulake-risk-backtest")
+    gold = read_gold(spark, settings)
+    if gold.get("fct_inspection") is None or gold.get("dim_enterprise") is None:
+        raise typer.BadParameter(f"{settings.lake_root} has no gold.fct_inspection or gold.dim_enterprise: "
+                                 "run the pipeline first", param_hint="--lake")
+    random_types = list(load_scorecard_config().option("random_task_types"))
+    if cuts:
+        cut_dates = [date.fromisoformat(c.strip()) for c in cuts.split(",") if c.strip()]
+    else:
+        last = gold["fct_inspection"].agg(F.max("inspection_date")).first()[0]
+        if last is None:
+            raise typer.BadParameter("no inspection in gold.fct_inspection", param_hint="--lake")
+        first_cut = (last - timedelta(days=horizon_days)).replace(day=1) - timedelta(days=1)
+        cut_dates = [first_cut]
+        for _ in range(2):
+            cut_dates.insert(0, cut_dates[0].replace(day=1) - timedelta(days=1))
+    cfg = load_risk_config()
+    results = []
+    for cut in cut_dates:
+        console.print(f"backtest: cut {cut} (train {window_days} days before, score {horizon_days} days after)")
+        results.append(backtest_cut(gold, cfg, cut, random_task_types=random_types, window_days=window_days,
+                                    horizon_days=horizon_days))
+        console.print(json.dumps(results[-1], ensure_ascii=False, default=str))
+    meta = {"generated_at": datetime.now().isoformat(timespec="seconds"), "lake": settings.lake_root,
+            "window_days": window_days, "horizon_days": horizon_days}
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(render(results, meta), encoding="utf-8")
+    console.print(f"[green]wrote[/] {out_file}")
