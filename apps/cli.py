@@ -1,4 +1,4 @@
-"""The `regulake` command line: generate, run, sql, status, serve, airflow."""
+"""The `regulake` command line: generate, run, sql, status, serve, airflow, risk backtest."""
 
 from __future__ import annotations
 

@@ -249,3 +249,15 @@ def test_run_fails_clearly_on_a_missing_landing(tmp_path):
 def test_conf_files_parse():
     for path in (PROJECT / "conf").glob("*.yaml"):
         assert yaml.safe_load(path.read_text(encoding="utf-8")) is not None, path
+
+
+def test_risk_backtest_scores_the_inspections_after_each_cut(lake, tmp_path):
+    out = tmp_path / "backtest.md"
+    _cli("risk", "backtest", "--lake", str(lake), "--cuts", "2024-01-31", "--window-days", "730",
+         "--horizon-days", "60", "--out", str(out))
+    text = out.read_text(encoding="utf-8")
+    [row] = [line for line in text.splitlines() if line.startswith("| 2024-01-31 |")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    scored = int(cells[2].split(" ")[0])
+    assert scored > 0, row                     # random inspections after the cut were scored
+    assert cells[3] != "–", row               # the hand weights always score
