@@ -19,6 +19,8 @@ history, not per inspection.
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import date, timedelta
 
 from pyspark.sql import DataFrame
@@ -27,6 +29,7 @@ from pyspark.sql import functions as F
 from jobs.risk.config import RiskConfig
 from jobs.risk.indicators import Gold, enterprises_on, indicator_values
 
+log = logging.getLogger(__name__)
 LABEL = "problem_found"
 KEY_COLUMNS = ("inspection_id", "entity_id", "inspection_date", "cut_date", LABEL)
 
@@ -54,12 +57,15 @@ def training_rows(gold: Gold, cfg: RiskConfig, random_task_types: list[str], sta
     codes = [indicator.code for indicator in cfg.indicators]
     cuts = sorted(row["cut_date"] for row in inspected.select("cut_date").distinct().collect())
     parts = []
-    for cut in cuts:
+    for number, cut in enumerate(cuts, start=1):
+        started = time.monotonic()
         frame = enterprises_on(gold["dim_enterprise"], cut)
         values = indicator_values({**gold, "enterprises": frame}, cut, cfg.indicators)
         wide = values.groupBy("entity_id").pivot("indicator_code", codes).agg(F.first("value"))
         rows = inspected.where(F.col("cut_date") == F.lit(cut)).join(frame.select("entity_id"), "entity_id")
-        parts.append(rows.join(wide, "entity_id", "left").select(*KEY_COLUMNS, *codes))
+        # Materialised per cut: a union of every month's ~40 indicator plans is too large a plan to optimise.
+        parts.append(rows.join(wide, "entity_id", "left").select(*KEY_COLUMNS, *codes).localCheckpoint())
+        log.info("training rows: cut %s (%d of %d) in %.1f s", cut, number, len(cuts), time.monotonic() - started)
     if not parts:
         schema = ", ".join([*(f"{c} {t}" for c, t in zip(KEY_COLUMNS, ("string", "string", "date", "date", "boolean"),
                                                            strict=True)), *(f"{c} double" for c in codes)])
