@@ -101,7 +101,11 @@ RULES: list[tuple[Column, object, object, str | None]] = [
     (col("unit_code"), "MA92CK0T2", "MA92CK0T2", OK),
     (col("unit_code"), "41272619950606701X", "41272619950606701X", CHECK_DIGIT),  # a RIC is no unit code
     (col("taxpayer_id"), "410105MA92CK0T2", "410105MA92CK0T2", OK),  # old tax id stays an old tax id
-    (col("taxpayer_id"), "410105-MA92CK0T3", "410105MA92CK0T3", CHECK_DIGIT),
+    # standard v1.1 §2: an old tax id (15-20 characters, not 18) is accepted as it is, no check character
+    (col("taxpayer_id"), "410105-MA92CK0T3", "410105MA92CK0T3", OK),
+    (col("taxpayer_id"), "4101051234", "4101051234", INVALID),            # no identifier's shape
+    (col("taxpayer_id"), "91411723MA92CK0T2M", "91411723MA92CK0T2M", CHECK_DIGIT),  # 18: the USCC check
+    (col("unit_code"), "MA92CK0T-3", "MA92CK0T3", CHECK_DIGIT),             # 9: the GB 11714 check
     (col("taxpayer_id"), "91411723MA92CK0T2L", "91411723MA92CK0T2L", OK),
     # region / department / industry codes
     (col("region_code"), " 410105 ", "410105", OK),
@@ -246,7 +250,7 @@ def _random_cases() -> list[tuple[Column, str]]:
         valid = rng.random() < 0.6
         cases += [(col("uscc"), make_uscc(rng, valid)), (col("org_code"), make_org(rng, valid)),
                   (col("reg_no"), make_reg_no(rng, valid)), (col("ric"), make_ric(rng, valid)),
-                  (col("taxpayer_id"), "410105" + make_org(rng, valid)),
+                  (col("taxpayer_id"), rng.choice([make_uscc, lambda r, v: "410105" + make_org(r, v)])(rng, valid)),
                   (col("party_id"), rng.choice([make_uscc, make_org, make_ric])(rng, valid))]
     amounts = ["0.00005", "0.000049999", "123456789.123456789", "1,234,567.891234元", "0.5万", "7.77777万元"]
     for raw in amounts:
