@@ -129,6 +129,41 @@ def copy_phase(spark, landing: Path, lake: Path, feeds: dict[str, tuple[str, str
     return figures
 
 
+def floor_session(lake: Path, app_name: str):
+    """The pipeline's Spark session settings, plus the legacy charsets and Arrow the readers need."""
+    from regulake.config import load_settings
+    from regulake.spark import get_spark
+
+    settings = load_settings(lake_root=lake).with_overrides(
+        spark={"conf": {"spark.sql.legacy.javaCharsets": "true",
+                        "spark.sql.execution.arrow.pyspark.enabled": "true"}})
+    return get_spark(settings, app_name=app_name)
+
+
+def landing_feeds(landing: Path) -> dict[str, tuple[str, str]]:
+    """feed_id -> (format, encoding) of every landing folder that has a schema."""
+    from regulake.feeds import load_feed
+
+    feeds = {}
+    for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
+        try:
+            schema = load_feed(folder.name)
+        except Exception:  # noqa: BLE001 - not a feed folder
+            continue
+        feeds[folder.name] = (schema.format, schema.encoding)
+    return feeds
+
+
+def warm_up(spark, landing: Path, lake: Path, feeds: dict[str, tuple[str, str]], batches: list[str]) -> None:
+    """JVM start and warm-up are not copying: the smallest file of each feed goes through its reader
+    and a Delta write first (class loading and JIT, which otherwise land on the first phase)."""
+    for feed_id, (fmt, encoding) in feeds.items():
+        files = sorted(data_files(landing, feed_id, fmt, batches), key=lambda p: p.stat().st_size)
+        frame = read_feed(spark, fmt, encoding, files[:1]) if files else None
+        if frame is not None and frame.columns:
+            frame.write.format("delta").mode("overwrite").save(str(lake / "_warmup" / feed_id))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--landing", type=Path, required=True)
@@ -138,31 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, required=True)
     args = parser.parse_args(argv)
 
-    from regulake.config import load_settings
-    from regulake.feeds import load_feed
-    from regulake.spark import get_spark, stop_spark
+    from regulake.spark import stop_spark
 
     started = time.perf_counter()
-    settings = load_settings(lake_root=args.lake).with_overrides(
-        spark={"conf": {"spark.sql.legacy.javaCharsets": "true",
-                        "spark.sql.execution.arrow.pyspark.enabled": "true"}})
-    spark = get_spark(settings, app_name="regulake-bench-floor")
-
-    feeds = {}
-    for folder in sorted(p for p in args.landing.iterdir() if p.is_dir()):
-        try:
-            schema = load_feed(folder.name)
-        except Exception:  # noqa: BLE001 - not a feed folder
-            continue
-        feeds[folder.name] = (schema.format, schema.encoding)
+    spark = floor_session(args.lake, "regulake-bench-floor")
+    feeds = landing_feeds(args.landing)
     full = [b for b in args.batches.split(",") if b]
-    # JVM start and warm-up are not copying: the smallest file of each feed goes through its reader
-    # and a Delta write first (class loading and JIT, which otherwise land on the first phase).
-    for feed_id, (fmt, encoding) in feeds.items():
-        files = sorted(data_files(args.landing, feed_id, fmt, full), key=lambda p: p.stat().st_size)
-        frame = read_feed(spark, fmt, encoding, files[:1]) if files else None
-        if frame is not None and frame.columns:
-            frame.write.format("delta").mode("overwrite").save(str(args.lake / "_warmup" / feed_id))
+    warm_up(spark, args.landing, args.lake, feeds, full)
     startup = round(time.perf_counter() - started, 2)
     result = {
         "startup_seconds": startup,

@@ -47,28 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", required=True, help="comma-separated batch folders")
     args = parser.parse_args(argv)
 
-    from regulake.config import load_settings
-    from regulake.feeds import load_feed
-    from regulake.spark import get_spark, stop_spark
+    from regulake.spark import stop_spark
 
     started = time.perf_counter()
-    settings = load_settings(lake_root=args.lake).with_overrides(
-        spark={"conf": {"spark.sql.legacy.javaCharsets": "true",
-                        "spark.sql.execution.arrow.pyspark.enabled": "true"}})
-    spark = get_spark(settings, app_name="regulake-bench-write-chain")
+    spark = floor.floor_session(args.lake, "regulake-bench-write-chain")
     batches = [b for b in args.batches.split(",") if b]
-    feeds = {}
-    for folder in sorted(p for p in args.landing.iterdir() if p.is_dir()):
-        try:
-            schema = load_feed(folder.name)
-        except Exception:  # noqa: BLE001 - not a feed folder
-            continue
-        feeds[folder.name] = (schema.format, schema.encoding)
-    for feed_id, (fmt, encoding) in feeds.items():  # warm-up, as the raw-copy floor does
-        files = sorted(floor.data_files(args.landing, feed_id, fmt, batches), key=lambda p: p.stat().st_size)
-        frame = floor.read_feed(spark, fmt, encoding, files[:1]) if files else None
-        if frame is not None and frame.columns:
-            frame.write.format("delta").mode("overwrite").save(str(args.lake / "_warmup" / feed_id))
+    feeds = floor.landing_feeds(args.landing)
+    floor.warm_up(spark, args.landing, args.lake, feeds, batches)
     result = {"startup_seconds": round(time.perf_counter() - started, 2)}
 
     result["bronze"] = floor.copy_phase(spark, args.landing, args.lake, feeds, batches, "bronze", "overwrite")["seconds"]
