@@ -196,10 +196,6 @@ def airflow(
     raise typer.Exit(subprocess.call([str(airflow_bin), "standalone"], env=env))
 
 
-if __name__ == "__main__":
-    app()
-
-
 risk_app = typer.Typer(no_args_is_help=True, help="The risk model: out-of-time backtest.")
 app.add_typer(risk_app, name="risk")
 
@@ -224,6 +220,7 @@ def risk_backtest(
     from jobs.risk.backtest import backtest_cut, render
     from jobs.risk.config import load_risk_config
     from jobs.risk.job import read_gold
+    from jobs.risk.training import cut_before
     from jobs.scorecards.config import load_config as load_scorecard_config
     from regulake.spark import get_spark
 
@@ -240,10 +237,9 @@ def risk_backtest(
         last = gold["fct_inspection"].agg(F.max("inspection_date")).first()[0]
         if last is None:
             raise typer.BadParameter("no inspection in gold.fct_inspection", param_hint="--lake")
-        first_cut = (last - timedelta(days=horizon_days)).replace(day=1) - timedelta(days=1)
-        cut_dates = [first_cut]
+        cut_dates = [cut_before(last - timedelta(days=horizon_days))]
         for _ in range(2):
-            cut_dates.insert(0, cut_dates[0].replace(day=1) - timedelta(days=1))
+            cut_dates.insert(0, cut_before(cut_dates[0]))
     cfg = load_risk_config()
     results = []
     for cut in cut_dates:
@@ -256,3 +252,8 @@ def risk_backtest(
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(render(results, meta), encoding="utf-8")
     console.print(f"[green]wrote[/] {out_file}")
+
+
+if __name__ == "__main__":
+    app()
+

@@ -22,7 +22,6 @@ from regulake.names import NamesSection
 
 ID_KINDS = ("uscc", "org_code", "reg_no", "tax_id")
 MATCH_METHODS = ("uscc", "org_code", "reg_no", "tax_id", "ric", "name_exact", "name_fuzzy", "none")
-MATCH_RULES = ("identifier", "splink", TRADE_NAME, OWNER_NAME)  # gold.entity_xref.match_rule
 _INDUSTRY = re.compile(r"^[A-T](\d{2})?$")
 MODEL_FILE = "linking_model.json"  # generated: the trained numbers of the model
 

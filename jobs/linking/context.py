@@ -34,6 +34,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, BooleanType, StringType, StructField, StructType
 
+from jobs.linking.features import city_of, county_of
 from regulake.names import parse_business_name
 
 TRADE_NAME = "trade_name"
@@ -132,10 +133,6 @@ def _section_fits(industries: Column, industry_code: Column) -> Column:
     return F.exists(industries, lambda code: F.substring(code, 1, 1) == F.substring(industry_code, 1, 1))
 
 
-def _county(code: Column) -> Column:
-    return F.when(code.rlike(r"^\d{6}$") & (F.substring(code, 5, 2) != "00"), code)
-
-
 def reject_lookalikes(name_links: DataFrame, mentions: DataFrame, enterprises: DataFrame) -> DataFrame:
     """The name links that survive the look-alike rule (same columns as `name_links`).
 
@@ -148,8 +145,8 @@ def reject_lookalikes(name_links: DataFrame, mentions: DataFrame, enterprises: D
         .join(enterprises.select(F.col("uscc").alias("entity_id"), F.col("region_code").alias("_ent_region"),
                                  F.col("industry_code").alias("_ent_industry")), "entity_id", "left")
     )
-    mention_county = _county(F.col("region_code"))
-    other_county = (mention_county.isNotNull() & _county(F.col("_ent_region")).isNotNull()
+    mention_county = county_of(F.col("region_code"))
+    other_county = (mention_county.isNotNull() & county_of(F.col("_ent_region")).isNotNull()
                     & (mention_county != F.col("_ent_region")) & ~F.coalesce(F.col("is_branch"), F.lit(False)))
     other_industry = (F.size(F.coalesce("name_industries", F.array())) > 0) & F.col("_ent_industry").isNotNull() \
         & ~_section_fits(F.col("name_industries"), F.col("_ent_industry"))
@@ -194,7 +191,7 @@ def decide_by_context(unlinked: DataFrame, enterprises: DataFrame, rules: Contex
     lo, hi = rules.trade_name_chars
     ent = enterprises.select(
         F.col("uscc").alias("entity_id"), "core", "ent_type", "legal_rep_name", "industry_code",
-        _county(F.col("region_code")).alias("ent_county"), F.substring("region_code", 1, 4).alias("ent_city"),
+        county_of(F.col("region_code")).alias("ent_county"), city_of(F.col("region_code")).alias("ent_city"),
         F.substring("core", 1, 2).alias("ent_trade"), F.substring("legal_rep_name", 1, 1).alias("ent_surname"),
     )
     trade_only = unlinked.where(

@@ -56,12 +56,12 @@ def _parse(names: pd.Series, addresses: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({field: [row.get(field) for row in rows] for field in _PARSED_FIELDS})
 
 
-def _county(code: Column) -> Column:
+def county_of(code: Column) -> Column:
     """A 6-digit code below prefecture level (410105, 419001), else null."""
     return F.when(code.rlike(r"^\d{6}$") & (F.substring(code, 5, 2) != "00"), code)
 
 
-def _city(code: Column) -> Column:
+def city_of(code: Column) -> Column:
     return F.when(code.rlike(r"^\d{6}$") & ~code.endswith("0000"), F.substring(code, 1, 4))
 
 
@@ -73,11 +73,11 @@ def mention_features(mentions: DataFrame) -> DataFrame:
     """
     parsed = mentions.withColumn("_p", _parse(F.col("name"), F.col("address")))
     sources = [
-        (_county(F.col("region_code")), _city(F.col("region_code"))),
+        (county_of(F.col("region_code")), city_of(F.col("region_code"))),
         (F.col("_p.addr_county"), F.col("_p.addr_city")),
         (F.col("_p.name_county"), F.col("_p.name_city")),
-        (_county(F.col("court_region")), _city(F.col("court_region"))),
-        (_county(F.col("id_region")), _city(F.col("id_region"))),
+        (county_of(F.col("court_region")), city_of(F.col("court_region"))),
+        (county_of(F.col("id_region")), city_of(F.col("id_region"))),
         (F.col("_p.branch_county"), F.col("_p.branch_city")),
     ]
     county = F.coalesce(*[c for c, _ in sources])
@@ -101,8 +101,8 @@ def enterprise_features(enterprises: DataFrame) -> DataFrame:
     return parsed.select(
         F.col("uscc").alias("unique_id"),
         *[F.col(f"_p.{c}").alias(c) for c in ("name_text", "core", "core_py", "trade", "legal_family")],
-        _county(F.col("region_code")).alias("county"),
-        _city(F.col("region_code")).alias("city"),
+        county_of(F.col("region_code")).alias("county"),
+        city_of(F.col("region_code")).alias("city"),
         F.col("_p.road_py").alias("road_py"),
         F.col("_p.addr_key").alias("addr_key"),
         F.upper(F.regexp_replace("reg_no", r"[\s\-_]", "")).alias("reg_no"),

@@ -26,10 +26,10 @@ from jobs.risk.training import LABEL, training_rows
 BOOTSTRAP = 200
 
 
-def rank_auc(scores: np.ndarray, outcomes: np.ndarray) -> float:
-    """P(a problem-found inspection scores above a problem-free one), ties half."""
-    ranks = pd.Series(scores).rank(method="average").to_numpy()
-    pos = outcomes.astype(bool)
+def rank_auc(scores, outcomes) -> float:
+    """P(a problem-found inspection scores above a problem-free one), ties half (arrays or Series)."""
+    ranks = pd.Series(np.asarray(scores, dtype=float)).rank(method="average").to_numpy()
+    pos = np.asarray(outcomes, dtype=bool)
     n_pos, n_neg = int(pos.sum()), int((~pos).sum())
     if not n_pos or not n_neg:
         return float("nan")

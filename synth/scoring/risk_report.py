@@ -20,20 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from jobs.risk.backtest import rank_auc
 from regulake.config import PROJECT_ROOT
 
 CLASSES = ("A", "B", "C", "D")
 DEFAULT_OUT = PROJECT_ROOT / "benchmarks" / "results" / "risk_validation.md"
-
-
-def rank_auc(scores: pd.Series, outcomes: pd.Series) -> float:
-    """P(score of a random positive > score of a random negative), ties counted half."""
-    ranks = scores.rank(method="average")
-    positives = outcomes.astype(bool)
-    n_pos, n_neg = int(positives.sum()), int((~positives).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def hit_rates(inspected: pd.DataFrame) -> pd.DataFrame:
