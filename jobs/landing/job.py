@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 import pyarrow.fs as pafs
 from pyspark.sql import SparkSession
 
-from jobs.landing import audit, bronze, storage
+from jobs.landing import audit, bronze, links, storage
 from jobs.landing.config import LandingLimits, landing_limits
 from jobs.landing.manifest import (
     MANIFEST_NAME,
@@ -130,7 +130,7 @@ def latest_batch_date(landing_root: str, spark: SparkSession | None = None,
     root = normalize_root(landing_root)
     known = set(feed_ids())
     dates = []
-    for feed_id in (f for f in storage.list_dirs(root) if f in known):
+    for feed_id in (f for f in storage.list_dirs(root) if f in known and not links.feed_is_symlink(root, f)):
         for name in storage.list_dirs(storage.join(root, feed_id)):
             try:
                 dates.append(datetime.strptime(name, "%Y%m%d").date())
@@ -241,14 +241,38 @@ def _reject(delivery: Delivery, code: str, detail: str) -> Delivery:
     return delivery.decide(REJECTED, f"{code}: {detail}", state_id)
 
 
-def _read_file(schema: FeedSchema, uri: str, sink: bronze.DeliveryStaging) -> FileResult:
+def _open(root: str | None, location: str, *parts: str):
+    """A delivery file for reading; below a local landing root, without following any link."""
+    if root is not None and links.local_path(root) is not None:
+        relative = location.removeprefix(root.rstrip("/") + "/").split("/")
+        return links.open_nofollow(root, *relative, *parts)
+    return storage.open_input(storage.join(location, *parts))
+
+
+def _read_file(schema: FeedSchema, stream_factory, sink: bronze.DeliveryStaging) -> FileResult:
     reader = READERS[schema.format]
-    with storage.open_input(uri) as stream:
+    with stream_factory() as stream:
         return reader(stream, schema, sink)
 
 
-def read_delivery(schema: FeedSchema, delivery: Delivery, staging_root: str) -> Delivery:
-    """Check every file of a candidate against its manifest while staging its records."""
+def symlink_reason(found: list[str]) -> str:
+    return (f"symlink: {', '.join(found)} is a symbolic link (refused: nothing a link points to is read, "
+            f"nothing outside the landing root is opened)")
+
+
+def refuse_symlinks(delivery: Delivery, found: list[str], logged: dict[tuple[str, str], str]) -> Delivery:
+    """A delivery with a symbolic link in it (or that is one): rejected before anything of it is read."""
+    state_id = state_delivery_id(REJECTED, delivery.feed_id, delivery.location, "symlink", *found,
+                                 *delivery.fingerprint)
+    delivery.logged = (state_id, REJECTED) not in logged
+    return delivery.decide(REJECTED, symlink_reason(found), state_id)
+
+
+def read_delivery(schema: FeedSchema, delivery: Delivery, staging_root: str, root: str | None = None) -> Delivery:
+    """Check every file of a candidate against its manifest while staging its records.
+
+    `root`: the landing root the delivery lies below; on a local one, files are opened without
+    following links (a link planted after the listing rejects the delivery)."""
     manifest = delivery.manifest
     present = {e.name for e in delivery.listing}
     missing = [f.name for f in manifest.files if f.name not in present]
@@ -261,9 +285,12 @@ def read_delivery(schema: FeedSchema, delivery: Delivery, staging_root: str) -> 
     for entry in manifest.files:
         delivery.staging.start_file(entry.name)
         try:
-            result = _read_file(schema, storage.join(delivery.location, entry.name), delivery.staging)
+            result = _read_file(schema, lambda name=entry.name: _open(root, delivery.location, name),
+                                delivery.staging)
         except FileUnreadable as error:  # its content, not the storage: the delivery can never load
             return _reject(delivery, "file_unreadable", f"{entry.name}: {error}")
+        except links.SymlinkRefused as error:
+            return _reject(delivery, "symlink", f"{error} (refused: nothing a link points to is read)")
         if result.sha256 != entry.sha256:
             return _reject(delivery, "sha256_mismatch",
                            f"{entry.name}: manifest {entry.sha256}, delivered file {result.sha256}")
@@ -325,14 +352,30 @@ def run(ctx: StageContext) -> dict[str, Any]:
 
     deliveries: list[Delivery] = []
     in_run: dict[str, str] = {}
+    if links.feed_is_symlink(root, feed_id):  # never listed: its folders lie outside the landing root
+        deliveries.append(refuse_symlinks(Delivery(feed_id, "", feed_uri, []), [feed_id], logged))
+        folders = []
+    else:
+        folders = storage.list_dirs(feed_uri)
     # Sorted folders: within one run the first copy of a re-sent delivery is the one loaded.
-    for folder in storage.list_dirs(feed_uri):
+    for folder in folders:
         location = storage.join(feed_uri, folder)
+        found = links.symlinks(root, feed_id, folder)
+        if found:
+            listing = links.lstat_listing(root, feed_id, folder)
+            deliveries.append(refuse_symlinks(Delivery(feed_id, folder, location, listing), found, logged))
+            continue
         listing = storage.list_files(location)
         delivery = Delivery(feed_id, folder, location, listing)
         # One byte more than the limit is enough to reject an oversized manifest.
-        manifest_bytes = (storage.read_bytes(storage.join(location, MANIFEST_NAME), limits.max_manifest_bytes + 1)
-                          if any(e.name == MANIFEST_NAME for e in listing) else None)
+        manifest_bytes = None
+        if any(e.name == MANIFEST_NAME for e in listing):
+            try:
+                with _open(root, location, MANIFEST_NAME) as stream:
+                    manifest_bytes = stream.read(limits.max_manifest_bytes + 1)
+            except links.SymlinkRefused:  # a link planted after the check
+                deliveries.append(refuse_symlinks(delivery, [MANIFEST_NAME], logged))
+                continue
         deliveries.append(classify(schema, delivery, logged, in_run, manifest_bytes, today, limits))
 
     candidates = [d for d in deliveries if d.status is None]
@@ -340,7 +383,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         recovered = bronze.delivery_ids_in_bronze(
             spark, settings, feed_id, {d.delivery_id: d.manifest.batch_date for d in candidates})
         for index, delivery in enumerate(candidates):
-            read_delivery(schema, delivery, storage.join(run_staging, f"d{index:04d}"))
+            read_delivery(schema, delivery, storage.join(run_staging, f"d{index:04d}"), root)
             if delivery.status == LOADED and delivery.delivery_id in recovered:
                 # Bronze committed in a run killed before its log write: the records are there,
                 # the quarantine (idempotent) and the log entry are written again below.
