@@ -17,3 +17,11 @@
         else concat(substr({{ column }}, 1, 1), repeat('*', greatest(char_length({{ column }}) - 1, 1)))
     end
 {%- endmacro %}
+
+{#- True when a value has the shape of a resident identity card number (standard §3: 17 digits
+    + digit/X), whatever the column or the record says it is: a RIC delivered where a USCC was
+    expected (a 法人 debtor that is in fact a person) is still personal data. An all-digit USCC
+    has that shape too and is masked with it (over-masking, never a leak). -#}
+{% macro is_ric_shaped(column) -%}
+    coalesce({{ column }} rlike '^[0-9]{17}[0-9Xx]$', false)
+{%- endmacro %}

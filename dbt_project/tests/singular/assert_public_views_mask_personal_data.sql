@@ -21,4 +21,5 @@ select
     'fct_court_dishonest' as view_name,
     party_id_no as leaked_value
 from {{ ref('pub_fct_court_dishonest') }}
-where is_natural_person and (party_id_no rlike '^[0-9]{17}[0-9Xx]$' or party_name not like '%*')
+-- a RIC is masked whatever party_type says (a 法人 record may carry a person's RIC)
+where party_id_no rlike '^[0-9]{17}[0-9Xx]$' or (is_natural_person and party_name not like '%*')

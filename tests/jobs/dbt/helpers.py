@@ -63,8 +63,9 @@ EXPECTED_REGION_COUNTS = {"410102": 1, "410105": 1}
 RIC_ZHANG = ric("410105", "19800101", 123)  # 张三 represents E2 and E6, and is a dishonest debtor
 RIC_OFFICER_1 = ric("410102", "19850505", 456)
 RIC_OFFICER_2 = ric("410103", "19900909", 789)
-RICS = (RIC_ZHANG, RIC_OFFICER_1, RIC_OFFICER_2)
-PERSON_NAMES = ("张三", "李四", "王五", "赵六", "王小明")
+RIC_SUN = ric("410103", "19700303", 321)  # 孙七: a court record typed 法人 that carries a person's RIC
+RICS = (RIC_ZHANG, RIC_OFFICER_1, RIC_OFFICER_2, RIC_SUN)
+PERSON_NAMES = ("张三", "李四", "王五", "赵六", "王小明", "孙七")
 CERT_1 = "41010001000001"
 CERT_2 = "41010001000002"
 
@@ -279,6 +280,9 @@ def silver_versions() -> dict[str, list[Version]]:
             Version({"record_id": "D2", "case_code": "(2024)豫0105执2号", "party_name": "张三", "party_type": "自然人",
                      "party_id_no": RIC_ZHANG, "court_name": "金水区人民法院", "publish_date": days_ago(60),
                      "performance_status": "部分履行", "removed_date": None, "updated_at": at(60)}, "20240301", 2),
+            Version({"record_id": "D3", "case_code": "(2024)豫0103执3号", "party_name": "孙七", "party_type": "法人",
+                     "party_id_no": RIC_SUN, "court_name": "二七区人民法院", "publish_date": days_ago(50),
+                     "performance_status": "全部未履行", "removed_date": None, "updated_at": at(50)}, "20240301", 3),
         ],
         "hotline_12345": [
             Version(ticket("H1", "投诉", True, at(30)), "20240301", 1),
@@ -344,6 +348,7 @@ def xref_links() -> list[tuple]:
         ("hrss_social_insurance", f"{E2}|2024-03", E2, "uscc"),
         ("env_penalty", "HB-1", E4, "org_code"),
         ("court_dishonest", "D1", E3, "uscc"), ("court_dishonest", "D2", E6, "ric"),
+        ("court_dishonest", "D3", None, "none"),
         ("hotline_12345", "H1", E2, "name_exact"), ("hotline_12345", "H2", E3, "name_fuzzy"),
         ("hotline_12345", "H3", E4, "name_exact"), ("hotline_12345", "H4", E5, "name_exact"),
         ("hotline_12345", "H5", E6, "name_exact"), ("hotline_12345", "H6", E6, "name_exact"),
