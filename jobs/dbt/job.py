@@ -32,6 +32,7 @@ from pyspark.sql import SparkSession
 from jobs.dbt.config import DBT_PROJECT_DIR, load_dbt_config
 from regulake.catalog import ensure_database, save_view
 from regulake.config import Settings
+from regulake.person_id import SALT_CONF, person_id_salt
 from regulake.stage import StageContext
 
 log = logging.getLogger(__name__)
@@ -54,18 +55,23 @@ class DbtBuildFailed(RuntimeError):
 
 
 @contextmanager
-def _dbt_environment(spark: SparkSession) -> Iterator[None]:
+def _dbt_environment(spark: SparkSession, settings: Settings | None = None) -> Iterator[None]:
     """DBT_PROFILES_DIR for the run; Spark's ANSI mode back as it was afterwards.
 
     dbt-spark's session mode switches `spark.sql.ansi.enabled` off for the whole
     session; later jobs in the same process must not inherit that.
+    The lake's person_id salt is a session setting for the run only (the macro `person_id`
+    names it through Spark's variable substitution, so it stays out of dbt's files).
     """
     previous_profiles = os.environ.get("DBT_PROFILES_DIR")
     previous_ansi = spark.conf.get(ANSI_KEY, None)
     os.environ["DBT_PROFILES_DIR"] = str(DBT_PROJECT_DIR)
+    if settings is not None:
+        spark.conf.set(SALT_CONF, person_id_salt(settings))
     try:
         yield
     finally:
+        spark.conf.unset(SALT_CONF)
         if previous_profiles is None:
             os.environ.pop("DBT_PROFILES_DIR", None)
         else:
@@ -100,6 +106,26 @@ def _invoke(command: list[str], settings: Settings, target_path: Path, threads: 
     if result.exception is not None:
         raise DbtBuildFailed([f"dbt {' '.join(command)}: {result.exception}"])
     return result
+
+
+def person_ids_stale(spark: SparkSession, settings: Settings) -> bool:
+    """True when gold.fct_court_dishonest (incremental: it keeps rows it does not rebuild) holds
+    person_ids of another salt or scheme (the md5 of a lake built before), so a full refresh
+    must recompute them all; False for a new lake or ids of the current salt."""
+    from pyspark.sql import functions as F
+
+    from regulake import lake
+    from regulake.person_id import person_id
+
+    court = lake.read(spark, settings, GOLD, "fct_court_dishonest")
+    if court is None or "person_id" not in court.columns:
+        return False
+    sample = (court.where(F.col("person_id").isNotNull() & F.col("party_id_no").isNotNull())
+              .select("person_id", "party_id_no").limit(1).collect())
+    if not sample:
+        return False
+    expected = person_id(person_id_salt(settings), f"ric:{sample[0]['party_id_no']}")
+    return sample[0]["person_id"] != expected
 
 
 def _label(node: Any) -> str:
@@ -154,10 +180,13 @@ def dbt_build(spark: SparkSession, settings: Settings, run_id: str, select: Sequ
     if select:
         # Views live only in the dbt process: a narrowed build re-creates the views it reads.
         command += ["--select", *select, *[f"+{s},config.materialized:view" for s in select]]
+    if not full_refresh and person_ids_stale(spark, settings):
+        log.warning("gold person_ids were computed with another salt (or unsalted): full refresh")
+        full_refresh = True
     if full_refresh:
         command.append("--full-refresh")
     log.info("dbt build %s (run %s), lake %s", " ".join(select or []) or "all", run_id, settings.lake_root)
-    with _dbt_environment(spark):
+    with _dbt_environment(spark, settings):
         build = _invoke(command, settings, target, config.threads, as_of)
         results = list(build.result.results)
         statuses = Counter(str(r.status) for r in results)

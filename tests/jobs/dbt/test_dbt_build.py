@@ -138,6 +138,22 @@ def test_gold_keeps_the_restricted_values(spark, dbt_lake):
     assert fixture_lake.RIC_ZHANG in rics
 
 
+def test_person_ids_are_keyed_with_the_lakes_secret_salt(spark, dbt_lake):
+    """Issue 18: not md5('ric:' + RIC), which anyone can compute for every RIC; the salt stays out of dbt's files."""
+    import hashlib
+
+    from regulake.person_id import person_id, person_id_salt
+
+    salt = person_id_salt(dbt_lake.settings)
+    key = f"ric:{fixture_lake.RIC_ZHANG}"
+    ids = {r["person_id"] for r in _rows(spark, f"select person_id from gold.dim_person where person_key = '{key}'")}
+    debtor = {r["person_id"] for r in _rows(spark, "select person_id from gold.fct_court_dishonest where record_id = 'D2'")}
+    assert ids == debtor == {person_id(salt, key)}
+    assert hashlib.md5(key.encode()).hexdigest() not in ids
+    leaked = [p for p in dbt_lake.target.rglob("*") if p.is_file() and salt in p.read_text("utf-8", errors="ignore")]
+    assert leaked == []
+
+
 def test_public_views_outlive_the_dbt_process(spark, dbt_lake):
     settings = dbt_lake.settings
     files = sorted(Path(settings.lake_root, VIEWS_DIR).glob("public.*.sql"))

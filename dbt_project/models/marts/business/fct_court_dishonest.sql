@@ -37,7 +37,7 @@ joined as (
         debtors.party_type = '自然人' as is_natural_person,
         case
             when debtors.party_type = '自然人' and debtors.party_id_no is not null
-                then md5(concat('ric:', debtors.party_id_no))
+                then {{ person_id("concat('ric:', debtors.party_id_no)") }}
         end as person_id,
         debtors.party_name,
         debtors.party_id_no,

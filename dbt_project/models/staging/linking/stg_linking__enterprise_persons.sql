@@ -12,7 +12,7 @@ renamed as (
 
         ---------- ids
         entity_id,
-        md5(person_key) as person_id,
+        {{ person_id('person_key') }} as person_id,
         person_key,
 
         ---------- strings
