@@ -71,3 +71,21 @@ BATCHES     ?= 4
 .PHONY: bench
 bench: setup      ## slow: full / incremental / nothing-new runs vs a raw-copy floor → benchmarks/results/pipeline.md
 	$(BIN)/python benchmarks/pipeline.py --enterprises $(ENTERPRISES) --batches $(BATCHES) --profile
+
+# The loopback cluster (README: Run on a cluster): the production topology as processes on 127.0.0.1.
+.PHONY: setup-cluster cluster-up cluster-down cluster-status cluster-demo
+setup-cluster: setup  ## once: build SeaweedFS into .tools/, fetch hadoop-aws + AWS SDK jars, check PostgreSQL
+	@bash scripts/cluster.sh setup
+
+cluster-up: setup-cluster  ## start PostgreSQL, SeaweedFS S3, a Spark master + 2 workers, Airflow (LocalExecutor)
+	@bash scripts/cluster.sh up
+
+cluster-down:     ## stop every server of the loopback cluster (data stays under .cluster/)
+	@bash scripts/cluster.sh down
+
+cluster-status:
+	@bash scripts/cluster.sh status
+
+cluster-demo: setup-cluster  ## the demo's sample on the cluster: landing into S3, the main DAG run by Airflow's scheduler
+	$(BIN)/regulake generate --out $(DEMO) --enterprises 2000 --batches 3 --seed 7
+	@bash scripts/cluster.sh run $(DEMO)/landing $(DEMO_AS_OF)

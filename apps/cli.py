@@ -68,8 +68,10 @@ def run(
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="As-of date YYYY-MM-DD (default: the latest batch date of the deliveries)")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    scheduler: Annotated[bool, typer.Option(
+        "--scheduler", help="Trigger the run in the running Airflow scheduler and wait (default: run it here)")] = False,
 ) -> None:
-    """Run the main Airflow DAG (dag.test) over every delivery under LANDING."""
+    """Run the main Airflow DAG over every delivery under LANDING (in this process, or by the scheduler)."""
     _logging(verbose)
     if as_of:
         date.fromisoformat(as_of)  # fail early with a clear message
@@ -81,6 +83,9 @@ def run(
     from apps.airflow_env import load_main_dag, prepare_airflow
 
     prepare_airflow(settings)
+    if scheduler:
+        _run_by_scheduler({"landing": landing, "lake": settings.lake_root, "as_of": as_of}, settings)
+        return
     dag = load_main_dag()
     conf = {"landing": landing, "lake": settings.lake_root, "as_of": as_of}
     console.print(f"running DAG [bold]{dag.dag_id}[/] landing={conf['landing']} lake={conf['lake']}")
@@ -96,6 +101,19 @@ def run(
         )
         raise typer.Exit(1)
     console.print(f"[green]pipeline succeeded[/] in {elapsed:.0f}s (run {dag_run.run_id})")
+
+
+def _run_by_scheduler(conf: dict, settings) -> None:
+    from apps.airflow_env import DAG_ID
+    from apps.scheduler import trigger_and_wait
+
+    console.print(f"DAG [bold]{DAG_ID}[/] through the Airflow scheduler: landing={conf['landing']} lake={conf['lake']}")
+    result = trigger_and_wait(DAG_ID, conf, report=console.print)
+    if result.state != "success":
+        console.print(f"[red]pipeline failed[/] ({result.state}) after {result.seconds:.0f}s; failed tasks: "
+                      f"{', '.join(result.failed_tasks)} (task logs under {settings.airflow_home / 'logs'})")
+        raise typer.Exit(1)
+    console.print(f"[green]pipeline succeeded[/] in {result.seconds:.0f}s (run {result.run_id})")
 
 
 @app.command()
@@ -188,9 +206,12 @@ def airflow(
     env = {**os.environ, **env, "AIRFLOW__API__PORT": str(port)}
     # standalone starts its components as `airflow ...` subprocesses found on PATH.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    host = env["AIRFLOW__API__HOST"]
     console.print(
-        f"Airflow UI on http://127.0.0.1:{port} (AIRFLOW_HOME={env['AIRFLOW_HOME']}); "
-        "trigger with: airflow dags trigger regulake_main -c '{\"landing\": \"...\", \"lake\": \"...\"}'"
+        f"Airflow UI on http://{host}:{port} (AIRFLOW_HOME={env['AIRFLOW_HOME']}); log in as `admin` with the "
+        f"password Airflow prints below (also in {env['AIRFLOW_HOME']}/simple_auth_manager_passwords.json.generated).\n"
+        f"Trigger with: AIRFLOW_HOME={env['AIRFLOW_HOME']} {Path(sys.executable).parent}/airflow dags trigger "
+        "regulake_main -c '{\"landing\": \"/abs/landing\", \"lake\": \"/abs/lake\"}'"
     )
     airflow_bin = Path(sys.executable).with_name("airflow")
     raise typer.Exit(subprocess.call([str(airflow_bin), "standalone"], env=env))

@@ -78,17 +78,19 @@ def serving_settings(settings: Settings) -> Settings:
     HiveServer2 opens a client's session (and runs the `USE <db>` of a JDBC URL such as
     `jdbc:hive2://host:port/public`) on a Thrift worker thread whose context class loader is
     Hive's, which does not see `spark.jars`; Spark then fails to load the Delta catalog plugin.
-    On the system classpath every loader finds it. With `jar_source: packages` the jars come
-    from Ivy at session start and cannot be listed up front: use `spark.driver.extraClassPath`
-    in the settings there.
+    On the system classpath every loader finds it. With `jar_source: packages` the jars are
+    resolved first by Spark's own Ivy (in a throwaway process) and their local paths added.
     """
-    if settings.spark.get("jar_source", "local") != "local":
-        return settings
-    from regulake.jars import local_jar_paths
+    from regulake.jars import local_jar_paths, resolved_package_jars
+    from regulake.spark import session_conf
 
     conf = settings.spark.get("conf") or {}
     extra = [p for p in str(conf.get("spark.driver.extraClassPath", "")).split(os.pathsep) if p]
-    classpath = os.pathsep.join(dict.fromkeys(extra + local_jar_paths()))
+    if settings.spark.get("jar_source", "local") == "packages":
+        jars = resolved_package_jars(session_conf(settings))
+    else:
+        jars = local_jar_paths()
+    classpath = os.pathsep.join(dict.fromkeys(extra + jars))
     return settings.with_overrides(spark={"conf": {"spark.driver.extraClassPath": classpath}})
 
 

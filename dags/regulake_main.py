@@ -59,7 +59,7 @@ def stage_context(feed_id: str | None = None):
 @dag(
     dag_id="regulake_main",
     description="Land department deliveries, gate them into silver, link, build gold, classify risk.",
-    schedule="@daily",
+    schedule=_settings.section("pipeline").get("schedule"),
     start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=1,

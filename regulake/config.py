@@ -157,6 +157,8 @@ class ServeConfig(StrictModel):
 
 class PipelineConfig(StrictModel):
     landing_root: str = "landing"
+    # The main DAG's timetable; null: only triggered runs (a test cluster, a center that triggers by hand).
+    schedule: str | None = "@daily"
 
 
 class MaintenanceConfig(StrictModel):

@@ -53,9 +53,7 @@ def get_spark(settings: Settings | None = None, app_name: str | None = None) -> 
     with _lock:
         active = _session
         if active is None or active.sparkContext._jsc is None:
-            # Workers must run the same interpreter as the driver (the venv's).
-            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-            os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+            _python_for_executors(settings)
             builder = SparkSession.builder.master(str(settings.spark["master"])).appName(
                 app_name or str(settings.spark.get("app_name", "regulake"))
             )
@@ -68,6 +66,25 @@ def get_spark(settings: Settings | None = None, app_name: str | None = None) -> 
             _session = active
         attach_catalog(active, settings)
         return active
+
+
+def _python_for_executors(settings: Settings) -> None:
+    """Executors run the project's pandas UDFs, so they need the project's Python environment.
+
+    On a local master they are this process's children: the driver's own interpreter. On a
+    cluster that path means nothing on another machine; the settings name the workers'
+    interpreter as `spark.pyspark.python`. PySpark started from Python (not spark-submit)
+    reads only PYSPARK_PYTHON, so that is where the setting goes; an exported PYSPARK_PYTHON wins.
+    """
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    cluster_python = (settings.spark.get("conf") or {}).get("spark.pyspark.python")
+    if cluster_python:
+        os.environ.setdefault("PYSPARK_PYTHON", str(cluster_python))
+    elif str(settings.spark["master"]).startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    elif "PYSPARK_PYTHON" not in os.environ:
+        log.warning("Spark master %s: neither spark.pyspark.python nor PYSPARK_PYTHON is set; executors "
+                    "run `python3` from their PATH, which needs the project's packages", settings.spark["master"])
 
 
 # Wide projections (normalising every text column of a feed at once) exceed the JVM's

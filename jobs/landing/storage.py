@@ -143,3 +143,12 @@ def remove_tree(uri: str) -> None:
     fs, path = resolve(uri)
     if fs.get_file_info(path).type == pafs.FileType.Directory:
         fs.delete_dir(path)
+
+
+def copy_tree(source: str, destination: str) -> int:
+    """Copy the folder `source` into `destination` (local or s3a://, either way); the number of files."""
+    src_fs, src_path = resolve(source)
+    dst_fs, dst_path = resolve(destination)
+    files = [e for e in src_fs.get_file_info(pafs.FileSelector(src_path, recursive=True)) if e.type == pafs.FileType.File]
+    pafs.copy_files(src_path, dst_path, source_filesystem=src_fs, destination_filesystem=dst_fs)
+    return len(files)
