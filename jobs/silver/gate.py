@@ -22,6 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.silver.expectations import build_suite
+from jobs.silver.personal import mask_gx_result, mask_rics_in_text, personal_columns
 from jobs.silver.quality import FeedQuality, GxSettings
 from jobs.silver.records import DETAIL, REASON
 from regulake.config import Settings
@@ -139,6 +140,8 @@ class DeliveryGate:
         outcome = checkpoint.run(batch_parameters={"dataframe": checked})
         failing, docs = [], None
         for identifier, validation in outcome.run_results.items():
+            if self._mask_personal(validation):  # the stored copy renders the Data Docs
+                self.context.validation_results_store.set(identifier, validation)
             failing += [describe_failure(r) for r in validation.results if not r.success]
             if self.docs_root is not None:
                 self._docs_resources += [identifier, ExpectationSuiteIdentifier(name=validation.suite_name)]
@@ -146,6 +149,18 @@ class DeliveryGate:
                                                          only_if_exists=False)  # built by build_docs
                 docs = next((u["site_url"] for u in urls if u.get("site_url")), None)
         return bool(outcome.success), failing, docs
+
+    def _mask_personal(self, validation) -> bool:
+        """Mask the unexpected values GX kept of the feed's personal-data columns (RIC, names of
+        natural persons) in place; True when any was masked."""
+        personal = personal_columns(self.schema)
+        masked = False
+        for result in validation.results:
+            kind = personal.get(result.expectation_config.kwargs.get("column"))
+            if kind is not None and result.result:
+                result.result = mask_gx_result(result.result, kind)
+                masked = True
+        return masked
 
     def volume_rule(self, previous_full: tuple[str, int] | None) -> tuple[int, str] | None:
         """(minimum records, rule) of a full delivery after the full delivery (batch, records) `previous_full`."""
@@ -202,5 +217,5 @@ def failing_sample(checked: DataFrame, limit: int) -> list[str]:
     failing = checked.where(F.col(REASON).isNotNull() | (F.size("_dq_flags") > 0))
     rows = (failing.orderBy(F.col(REASON).isNull(), "_file_name", "_record_no")
             .select("_file_name", "_record_no", REASON, DETAIL, "_dq_flags").limit(limit).collect())
-    return [f"{r['_file_name']}#{r['_record_no']}: {r[REASON] or 'flagged'} "
-            f"({r[DETAIL] or ', '.join(r['_dq_flags'])})" for r in rows]
+    return [mask_rics_in_text(f"{r['_file_name']}#{r['_record_no']}: {r[REASON] or 'flagged'} "
+                              f"({r[DETAIL] or ', '.join(r['_dq_flags'])})") for r in rows]

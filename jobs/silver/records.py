@@ -28,6 +28,7 @@ from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from jobs.silver.personal import mask_col, personal_columns
 from jobs.silver.quality import FeedQuality
 from regulake.feeds import Column, FeedSchema
 from regulake.normalize import (
@@ -72,10 +73,15 @@ def _fatal(column: Column, quality: FeedQuality) -> SparkColumn:
     return status == INVALID
 
 
-def _problem(code: str, column: Column, with_value: bool) -> SparkColumn:
+def _problem(code: str, column: Column, with_value: bool, personal: str | None = None) -> SparkColumn:
+    """A problem of a record: its code and a text naming the column (and its value, masked when
+    the column holds personal data: `personal` "ric" or "name", jobs.silver.personal)."""
     text = F.lit(f"{code}: {column.name}")
     if with_value:
-        text = F.concat(text, F.lit("="), F.coalesce(F.col(raw_column(column.alias)), F.lit("")))
+        value = F.col(raw_column(column.alias))
+        if personal is not None:
+            value = mask_col(value, personal)
+        text = F.concat(text, F.lit("="), F.coalesce(value, F.lit("")))
     return F.struct(F.lit(code).alias("code"), text.alias("text"))
 
 
@@ -95,6 +101,7 @@ def check_records(bronze: DataFrame, schema: FeedSchema, quality: FeedQuality) -
     normalised = normalize_frame(staged, schema, keep=keep)
 
     key_aliases = {c.alias for c in key_columns(schema)}
+    personal = personal_columns(schema)
     problems, flags = [], []
     for column in schema.columns:
         status = F.col(status_column(column.alias))
@@ -102,7 +109,7 @@ def check_records(bronze: DataFrame, schema: FeedSchema, quality: FeedQuality) -
         if column.required:
             problems.append(F.when(status.isNull(), _problem(MISSING_REQUIRED, column, False)))
             code = INVALID_KEY if column.alias in key_aliases else INVALID_VALUE
-            problems.append(F.when(fatal, _problem(code, column, True)))
+            problems.append(F.when(fatal, _problem(code, column, True, personal.get(column.alias))))
         else:
             flags.append(F.when(fatal, F.lit(f"{column.alias}:{INVALID_VALUE}")))
         if column.alias not in quality.strict_check_digit:
