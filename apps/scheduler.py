@@ -39,9 +39,12 @@ def _airflow(*args: str) -> str:
 
 
 def _json_rows(text: str) -> list[dict]:
-    """The JSON array Airflow's `-o json` prints (log lines may come before it)."""
-    start = text.find("[")
-    return json.loads(text[start:]) if start >= 0 else []
+    """The JSON array Airflow's `-o json` prints on one line (warnings may come before it)."""
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("[{") or line == "[]":
+            return json.loads(line)
+    return []
 
 
 def task_states(dag_id: str, run_id: str) -> dict[str, str]:

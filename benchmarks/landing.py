@@ -29,10 +29,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from jobs.landing import job as landing_job  # noqa: E402
-from jobs.landing import storage  # noqa: E402
 from jobs.landing.job import discover  # noqa: E402
 from jobs.landing.manifest import parse_manifest  # noqa: E402
 from jobs.landing.readers import READERS  # noqa: E402
+from regulake import storage  # noqa: E402
 from regulake.config import load_settings  # noqa: E402
 from regulake.feeds import load_feed  # noqa: E402
 from regulake.stage import StageContext  # noqa: E402

@@ -26,6 +26,7 @@ JARS=$ROOT/.jars
 # Pinned versions; tests/cluster/test_versions.py checks docker/ says the same.
 SEAWEEDFS_MODULE=github.com/seaweedfs/seaweedfs
 SEAWEEDFS_VERSION=v0.0.0-20261109003541-7506e5f91cd6
+SEAWEEDFS_RELEASE=4.53   # what `weed version` of that build says: the image tag docker/ uses
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
 # Loopback ports.
@@ -104,13 +105,18 @@ export REGULAKE__SPARK__MASTER=spark://127.0.0.1:$SPARK_MASTER_PORT
 export REGULAKE__SPARK__EXTRA_PACKAGES='$jars'
 # Merged into spark.conf of conf/regulake.yaml. Credentials are not here: s3a's default provider
 # chain reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, on the driver and on every executor.
-export REGULAKE__SPARK__CONF='{"spark.hadoop.fs.s3a.endpoint": "http://127.0.0.1:$S3_PORT", "spark.hadoop.fs.s3a.endpoint.region": "us-east-1", "spark.hadoop.fs.s3a.path.style.access": "true", "spark.hadoop.fs.s3a.connection.ssl.enabled": "false", "spark.pyspark.python": "$VENV/bin/python", "spark.executor.memory": "2g", "spark.executor.cores": "1", "spark.sql.shuffle.partitions": "4"}'
+export REGULAKE__SPARK__CONF='{"spark.hadoop.fs.s3a.endpoint": "http://127.0.0.1:$S3_PORT", "spark.hadoop.fs.s3a.endpoint.region": "us-east-1", "spark.hadoop.fs.s3a.path.style.access": "true", "spark.hadoop.fs.s3a.connection.ssl.enabled": "false", "spark.pyspark.python": "$VENV/bin/python", "spark.executor.memory": "2g", "spark.executor.cores": "1", "spark.cores.max": "1", "spark.sql.shuffle.partitions": "4"}'
 export REGULAKE__LAKE__ROOT=s3a://lake/regulake
 export REGULAKE__PIPELINE__LANDING_ROOT=s3a://landing/regulake
+# The loopback cluster runs what is triggered (scripts/cluster.sh run); no daily schedule.
+export REGULAKE__PIPELINE__SCHEDULE=null
 export AIRFLOW_HOME=$CLUSTER_DIR/airflow
 export REGULAKE__AIRFLOW__HOME=$CLUSTER_DIR/airflow
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=postgresql+psycopg2://airflow:$pg_password@127.0.0.1:$PG_PORT/airflow
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
+# Signs the tokens the scheduler gives each task for the API server's execution API: every
+# Airflow component must share it (each would otherwise make up its own, and tasks get 403).
+export AIRFLOW__API_AUTH__JWT_SECRET=$(secret)
 export AIRFLOW__CORE__PARALLELISM=2
 export AIRFLOW__API__PORT=$AIRFLOW_PORT
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL=http://127.0.0.1:$AIRFLOW_PORT/execution/
@@ -165,32 +171,14 @@ start_postgres() {
 start_seaweedfs() {
   mkdir -p "$CLUSTER_DIR/seaweedfs"
   local s3conf=$CLUSTER_DIR/seaweedfs/s3.json
-  ( umask 077; cat > "$s3conf" <<EOF
-{"identities": [{"name": "regulake", "credentials": [{"accessKey": "$AWS_ACCESS_KEY_ID", "secretKey": "$AWS_SECRET_ACCESS_KEY"}],
-  "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
-EOF
-  )
+  "$VENV/bin/python" scripts/object_store.py s3-config "$s3conf"
   start_bg seaweedfs "$TOOLS/weed" server -dir="$CLUSTER_DIR/seaweedfs" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.port=$WEED_MASTER_PORT -volume.port=$WEED_VOLUME_PORT -filer.port=$WEED_FILER_PORT \
     -master.volumeSizeLimitMB=1024 -volume.max=0 \
     -s3 -s3.port=$S3_PORT -s3.config="$s3conf"
   wait_port $S3_PORT "SeaweedFS S3" 120
   # Buckets: created through the S3 API itself (idempotent), with the generated keys.
-  "$VENV/bin/python" - <<EOF
-import time, pyarrow.fs as fs
-s3 = fs.S3FileSystem(endpoint_override="127.0.0.1:$S3_PORT", scheme="http", region="us-east-1",
-                     allow_bucket_creation=True)
-for attempt in range(60):
-    try:
-        for bucket in ("landing", "lake"):
-            if s3.get_file_info(bucket).type == fs.FileType.NotFound:
-                s3.create_dir(bucket)
-        break
-    except OSError as error:  # the filer and volume server come up after the S3 port
-        if attempt == 59:
-            raise SystemExit(f"could not create the buckets: {error}")
-        time.sleep(2)
-EOF
+  "$VENV/bin/python" scripts/object_store.py buckets "127.0.0.1:$S3_PORT"
   say "SeaweedFS S3 on http://127.0.0.1:$S3_PORT (buckets landing, lake; data $CLUSTER_DIR/seaweedfs)"
 }
 
@@ -279,9 +267,12 @@ run_on_cluster() {  # landing folder, as-of date (optional)
   [ -s "$CLUSTER_DIR/env" ] || die "the cluster is not up (make cluster-up)"
   # shellcheck disable=SC1091
   source "$CLUSTER_DIR/env"
-  local target; target=s3a://landing/$(basename "$(cd "$landing" && pwd)")
+  # s3a://landing/<folder name>, or <parent's name> for a folder called landing (demo/landing -> demo).
+  local path name; path=$(cd "$landing" && pwd); name=$(basename "$path")
+  [ "$name" = landing ] && name=$(basename "$(dirname "$path")")
+  local target=s3a://landing/$name
   say "copying $landing to $target"
-  "$VENV/bin/python" -c 'import sys; from jobs.landing.storage import copy_tree; print(copy_tree(sys.argv[1], sys.argv[2]), "files")' \
+  "$VENV/bin/python" -c 'import sys; from regulake.storage import copy_tree; print(copy_tree(sys.argv[1], sys.argv[2]), "files")' \
     "$landing" "$target"
   "$VENV/bin/regulake" run --scheduler --landing "$target" ${as_of:+--as-of "$as_of"}
 }

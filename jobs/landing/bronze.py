@@ -18,8 +18,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.landing import storage
-from regulake import lake
+from regulake import lake, storage
 from regulake.config import Settings
 from regulake.feeds import FeedSchema
 

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 import pyarrow.fs as pafs
 from pyspark.sql import SparkSession
 
-from jobs.landing import audit, bronze, links, storage
+from jobs.landing import audit, bronze, links
 from jobs.landing.config import LandingLimits, landing_limits
 from jobs.landing.manifest import (
     MANIFEST_NAME,
@@ -43,7 +43,7 @@ from jobs.landing.manifest import (
     state_delivery_id,
 )
 from jobs.landing.readers import READERS, FileResult, FileUnreadable
-from regulake import lake
+from regulake import lake, storage
 from regulake.config import Settings
 from regulake.feeds import FeedSchema, feed_ids, load_feed
 from regulake.stage import StageContext

@@ -13,6 +13,8 @@ rendering it after every checkpoint cost more than the validation itself.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from jobs.silver.expectations import build_suite
 from jobs.silver.personal import mask_gx_result, mask_rics_in_text, personal_columns
 from jobs.silver.quality import FeedQuality, GxSettings
 from jobs.silver.records import DETAIL, REASON
+from regulake import storage
 from regulake.config import Settings
 from regulake.feeds import FeedSchema
 
@@ -68,11 +71,16 @@ class GateVerdict:
         return "\n".join(lines)
 
 
-def _local_dir(settings: Settings, gx_conf: GxSettings) -> Path | None:
-    if not settings.is_local_lake:
-        return None
-    root = settings.lake_root.removeprefix("file://")
-    return Path(root) / gx_conf.data_docs_dir
+def _docs_target(settings: Settings, gx_conf: GxSettings, feed_id: str) -> tuple[Path, str | None]:
+    """(the folder GX builds the feed's Data Docs site in, where it is then published or None).
+
+    GX writes a site to a local folder. On a local lake that is the site's place in the lake; on
+    object storage the site is built in a scratch folder and copied under the lake's root.
+    """
+    if settings.is_local_lake:
+        return Path(settings.lake_root.removeprefix("file://")) / gx_conf.data_docs_dir / feed_id, None
+    scratch = Path(tempfile.mkdtemp(prefix=f"regulake-data-docs-{feed_id}-"))
+    return scratch, storage.join(settings.lake_root, gx_conf.data_docs_dir, feed_id)
 
 
 def describe_failure(result) -> str:
@@ -107,26 +115,26 @@ class DeliveryGate:
             self.context.variables.progress_bars = {"globally": False, "metric_calculations": False}
         except Exception:  # noqa: BLE001
             log.debug("GX progress bars could not be disabled")
-        docs = _local_dir(settings, gx_conf)
-        self.docs_root = None if docs is None else docs / schema.feed_id
-        if self.docs_root is not None:
-            self.context.add_data_docs_site(site_name=SITE, site_config={
-                "class_name": "SiteBuilder",
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                                  "base_directory": str(self.docs_root)},
-            })
-        else:
-            log.warning("lake %s is not local: Data Docs are not written", settings.lake_root)
+        self.docs_root, self.docs_published = _docs_target(settings, gx_conf, schema.feed_id)
+        self.context.add_data_docs_site(site_name=SITE, site_config={
+            "class_name": "SiteBuilder",
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                              "base_directory": str(self.docs_root)},
+        })
         self.asset = self.context.data_sources.add_spark("spark").add_dataframe_asset(schema.feed_id)
         self.batch_definition = self.asset.add_batch_definition_whole_dataframe("delivery")
         self._docs_resources: list = []
 
     def build_docs(self) -> None:
         """Render the Data Docs pages of every checkpoint run so far, and the site's index."""
-        if self._docs_resources:  # collected only when the site is written (a local lake)
+        if self._docs_resources:
             self.context.build_data_docs(site_names=[SITE], resource_identifiers=self._docs_resources)
             self._docs_resources = []
+            if self.docs_published is not None:
+                storage.copy_tree(str(self.docs_root), self.docs_published)
+        if self.docs_published is not None:  # the scratch folder goes, built or not
+            shutil.rmtree(self.docs_root, ignore_errors=True)
 
     def _checkpoint(self, name: str, suite: gx.ExpectationSuite, checked: DataFrame, result_format: str):
         suite = self.context.suites.add(suite)
@@ -143,11 +151,12 @@ class DeliveryGate:
             if self._mask_personal(validation):  # the stored copy renders the Data Docs
                 self.context.validation_results_store.set(identifier, validation)
             failing += [describe_failure(r) for r in validation.results if not r.success]
-            if self.docs_root is not None:
-                self._docs_resources += [identifier, ExpectationSuiteIdentifier(name=validation.suite_name)]
-                urls = self.context.get_docs_sites_urls(resource_identifier=identifier, site_names=[SITE],
-                                                         only_if_exists=False)  # built by build_docs
-                docs = next((u["site_url"] for u in urls if u.get("site_url")), None)
+            self._docs_resources += [identifier, ExpectationSuiteIdentifier(name=validation.suite_name)]
+            urls = self.context.get_docs_sites_urls(resource_identifier=identifier, site_names=[SITE],
+                                                     only_if_exists=False)  # built by build_docs
+            docs = next((u["site_url"] for u in urls if u.get("site_url")), None)
+            if docs and self.docs_published is not None:  # the page's address once published
+                docs = docs.replace(self.docs_root.as_uri(), self.docs_published, 1)
         return bool(outcome.success), failing, docs
 
     def _mask_personal(self, validation) -> bool:

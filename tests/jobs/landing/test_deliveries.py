@@ -8,7 +8,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from jobs.landing import storage
 from jobs.landing.job import (
     DUPLICATE,
     INCOMPLETE,
@@ -20,6 +19,7 @@ from jobs.landing.job import (
     read_delivery,
 )
 from jobs.landing.manifest import ManifestError, content_delivery_id, parse_manifest
+from regulake import storage
 from regulake.feeds import load_feed
 
 from .helpers import PENALTY_HEADER, penalty_csv, penalty_row

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from jobs.landing import storage
 from jobs.landing.job import REJECTED, Delivery, classify, read_delivery
 from jobs.landing.manifest import ManifestError, parse_manifest
 from jobs.landing.readers import PARSE_ERROR, read_csv, read_jsonl, read_xlsx, split_csv_records
+from regulake import storage
 from regulake.feeds import load_feed
 
 from .helpers import Collect, penalty_csv, penalty_row

@@ -1,4 +1,4 @@
-"""Where landing reads deliveries and stages parsed records: local paths or object storage.
+"""The lake's one filesystem layer for files outside Delta: local paths and object storage.
 
 Everything goes through `pyarrow.fs`, so the readers see one interface for a
 local folder and an `s3a://` bucket (s3a/s3n/s3 URIs map onto pyarrow's S3

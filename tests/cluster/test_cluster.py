@@ -1,0 +1,180 @@
+"""The loopback cluster end to end: Spark standalone, an S3 object store and PostgreSQL.
+
+One module-scoped cluster (scripts/cluster.sh up, in a throwaway folder) runs the main DAG over
+a small generated landing copied into the object store: the DAG itself (`regulake run`, one
+driver on the standalone master, the lake on s3a, Airflow's metadata DB on PostgreSQL) while one
+Spark worker is killed. Its gold layer must equal, row for row, that of the embedded default
+run over the same landing, and `regulake serve` on the cluster must answer a HiveServer2 query.
+
+Through Airflow's scheduler (`regulake run --scheduler`, every task its own process and Spark
+application) the same run takes far longer than CI allows (README: Run on a cluster): that path
+runs here only with REGULAKE_TEST_SCHEDULER=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+CLUSTER = PROJECT / "scripts" / "cluster.sh"
+PYTHON = sys.executable
+REGULAKE = str(Path(PYTHON).with_name("regulake"))
+AS_OF = "2024-02-29"
+# The same person_id key on both sides, so person_id columns compare equal.
+SALT = "cluster-test-salt-0123456789abcdef"
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+
+def _run(cmd: list[str], env: dict[str, str], timeout: int, what: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=PROJECT)
+    assert result.returncode == 0, f"{what} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
+    return result
+
+
+def _sourced(env_file: Path, base: dict[str, str]) -> dict[str, str]:
+    """The environment after `source env_file` (the cluster's settings, as a person gets them)."""
+    dumped = subprocess.run(["bash", "-c", f"set -a; source {env_file}; env -0"], capture_output=True,
+                            env=base, check=True).stdout
+    return dict(item.split("=", 1) for item in dumped.decode().split("\0") if "=" in item)
+
+
+def _base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REGULAKE__", "AIRFLOW"))}
+    env["REGULAKE_PERSON_ID_SALT"] = SALT
+    return env
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cluster-landing")
+    # Every feed, a few hundred enterprises, two monthly batches ending on AS_OF.
+    _run([REGULAKE, "generate", "--out", str(out), "--enterprises", "200", "--batches", "2", "--seed", "3",
+          "--no-progress"], _base_env(), 600, "regulake generate")
+    return out / "landing"
+
+
+@pytest.fixture(scope="module")
+def embedded_lake(landing, tmp_path_factory) -> Path:
+    lake = tmp_path_factory.mktemp("embedded") / "lake"
+    env = _base_env() | {"REGULAKE__SPARK__MASTER": "local[2]",
+                         "REGULAKE__AIRFLOW__HOME": str(tmp_path_factory.mktemp("embedded-airflow"))}
+    _run([REGULAKE, "run", "--landing", str(landing), "--lake", str(lake), "--as-of", AS_OF], env, 1800,
+         "the embedded run")
+    return lake
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """(cluster folder, the cluster's environment); brought down afterwards whatever happened."""
+    for tool, why in (("go", "to build SeaweedFS once"), ("java", "for Spark")):
+        if shutil.which(tool) is None and not (PROJECT / ".tools" / "weed").exists():
+            pytest.skip(f"THE CLUSTER TEST CANNOT RUN HERE: `{tool}` is missing ({why})")
+    base = _base_env()
+    _run(["bash", str(CLUSTER), "setup"], base, 1200, "scripts/cluster.sh setup")
+    folder = tmp_path_factory.mktemp("cluster")
+    env = base | {"CLUSTER_DIR": str(folder)}
+    for port in (7077, 8333, 5433, 8080):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                pytest.fail(f"127.0.0.1:{port} is already in use: stop the other cluster (make cluster-down) first")
+    try:
+        # Airflow's own servers only for the scheduler path; `regulake run` needs only its database.
+        airflow = "1" if os.environ.get("REGULAKE_TEST_SCHEDULER") == "1" else "0"
+        _run(["bash", str(CLUSTER), "up"], env | {"CLUSTER_AIRFLOW": airflow}, 900, "scripts/cluster.sh up")
+        yield folder, _sourced(folder / "env", env) | {"REGULAKE_PERSON_ID_SALT": SALT,
+                                                       "REGULAKE__PIPELINE__SCHEDULE": "null"}
+    finally:
+        subprocess.run(["bash", str(CLUSTER), "down"], env=env, timeout=300, capture_output=True)
+
+
+def _kill_worker_when_running(folder: Path, after_seconds: float, done: threading.Event, killed: list) -> None:
+    """SIGKILL the second worker's process group (worker and its executor) once the run is under way."""
+    if done.wait(after_seconds):
+        return
+    pid = int((folder / "pids" / "spark-worker-2.pid").read_text())
+    os.killpg(pid, signal.SIGKILL)
+    killed.append(time.monotonic())
+
+
+@pytest.fixture(scope="module")
+def cluster_run(cluster, landing):
+    folder, env = cluster
+    lake = env["REGULAKE__LAKE__ROOT"]
+    target = "s3a://landing/cluster-test"
+    _run([PYTHON, "-c", "import sys; from regulake.storage import copy_tree; copy_tree(sys.argv[1], sys.argv[2])",
+          str(landing), target], env, 600, "copying the landing into the object store")
+    command = [REGULAKE, "run", "--landing", target, "--as-of", AS_OF]
+    if os.environ.get("REGULAKE_TEST_SCHEDULER") == "1":
+        command.append("--scheduler")
+    done, killed = threading.Event(), []
+    killer = threading.Thread(target=_kill_worker_when_running, args=(folder, 120, done, killed), daemon=True)
+    killer.start()
+    started = time.monotonic()
+    try:
+        result = _run(command, env, 3600, "the main DAG on the cluster")
+    finally:
+        done.set()
+    return {"lake": lake, "seconds": time.monotonic() - started, "worker_killed": bool(killed),
+            "output": result.stdout + result.stderr}
+
+
+def test_the_lake_is_in_the_object_store_and_the_run_survived_a_killed_worker(cluster_run):
+    assert cluster_run["lake"].startswith("s3a://")
+    assert cluster_run["worker_killed"], "the run finished before the worker was killed: kill it earlier"
+    assert "pipeline succeeded" in cluster_run["output"]
+
+
+def test_cluster_gold_equals_the_embedded_gold_row_for_row(cluster, cluster_run, embedded_lake):
+    _folder, env = cluster
+    compared = _run([PYTHON, "-m", "tests.cluster.compare_gold", str(embedded_lake), cluster_run["lake"]],
+                    env | {"REGULAKE__SPARK__MASTER": "local[2]"}, 900, "comparing gold")
+    report = json.loads(compared.stdout.strip().splitlines()[-1])
+    assert report["tables_a"], "the embedded run wrote no gold table"
+    assert report["tables_a"] == report["tables_b"]
+    assert sum(report["rows_a"].values()) > 0
+    assert report["differences"] == {}, json.dumps(report["differences"], indent=1, default=str)[:6000]
+
+
+def test_serve_on_the_cluster_answers_a_hiveserver2_query(cluster, cluster_run, tmp_path):
+    from pyhive import hive
+
+    _folder, env = cluster
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "serve.log"
+    with log.open("w") as sink:
+        server = subprocess.Popen([REGULAKE, "serve", "--lake", cluster_run["lake"], "--port", str(port)],
+                                  stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=PROJECT)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert server.poll() is None, f"regulake serve exited: {log.read_text()[-3000:]}"
+            try:
+                connection = hive.connect(host="127.0.0.1", port=port, username="analyst")
+                break
+            except Exception:  # noqa: BLE001 - not listening yet
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(3)
+        cursor = connection.cursor()
+        cursor.execute("SELECT count(*) FROM gold.dim_enterprise")
+        (count,), = cursor.fetchall()
+        assert count > 0
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
