@@ -86,6 +86,6 @@ cluster-down:     ## stop every server of the loopback cluster (data stays under
 cluster-status:
 	@bash scripts/cluster.sh status
 
-cluster-demo: setup-cluster  ## the demo's sample on the cluster: landing into S3, the main DAG run by Airflow's scheduler
+cluster-demo: setup-cluster  ## the demo's sample on the cluster: landing into S3, the main DAG on the Spark cluster
 	$(BIN)/regulake generate --out $(DEMO) --enterprises 2000 --batches 3 --seed 7
 	@bash scripts/cluster.sh run $(DEMO)/landing $(DEMO_AS_OF)

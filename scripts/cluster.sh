@@ -9,7 +9,8 @@
 #   scripts/cluster.sh status  what runs, where
 #   scripts/cluster.sh run LANDING [AS_OF]
 #                              copy a local landing into s3a://landing/<its folder name>/ and run the main
-#                              DAG over it through Airflow's scheduler (`regulake run --scheduler`)
+#                              DAG over it on the cluster (`regulake run`; CLUSTER_SCHEDULER=1: through
+#                              Airflow's scheduler, `regulake run --scheduler`)
 #
 # Everything lives under $CLUSTER_DIR (.cluster/): each server's data and log folder, and `env`, the
 # settings that point regulake at the cluster (`source .cluster/env`). Its secrets (S3 keys, the
@@ -57,7 +58,7 @@ setup() {
     local dir; dir=$(cd "$build" && GOFLAGS=-mod=mod go mod download -json "$SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION" \
       | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
     cp -r "$dir" "$build/src" && chmod -R u+w "$build/src"
-    (cd "$build/src" && go build -o "$TOOLS/weed" ./weed)
+    (cd "$build/src" && GOFLAGS=-mod=mod go build -o "$TOOLS/weed" ./weed)
     echo "$SEAWEEDFS_VERSION" > "$TOOLS/weed.version"
     rm -rf "$build"
   fi
@@ -147,6 +148,9 @@ as_postgres() {
 
 start_postgres() {
   local data=$CLUSTER_DIR/postgres
+  if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$CLUSTER_DIR"; then
+    die "PostgreSQL runs as the user postgres, which cannot reach $CLUSTER_DIR (a parent folder is private): choose another CLUSTER_DIR"
+  fi
   if [ ! -s "$data/PG_VERSION" ]; then
     mkdir -p "$data"; [ "$(id -u)" = 0 ] && chown postgres "$data"; chmod 700 "$data"
     local pwfile; pwfile=$(mktemp); echo "$REGULAKE_CLUSTER_PG_PASSWORD" > "$pwfile"
@@ -274,7 +278,9 @@ run_on_cluster() {  # landing folder, as-of date (optional)
   say "copying $landing to $target"
   "$VENV/bin/python" -c 'import sys; from regulake.storage import copy_tree; print(copy_tree(sys.argv[1], sys.argv[2]), "files")' \
     "$landing" "$target"
-  "$VENV/bin/regulake" run --scheduler --landing "$target" ${as_of:+--as-of "$as_of"}
+  # One driver for the whole DAG (fast); CLUSTER_SCHEDULER=1: through Airflow's scheduler, a process per task.
+  local mode=(); [ "${CLUSTER_SCHEDULER:-0}" = 1 ] && mode=(--scheduler)
+  "$VENV/bin/regulake" run "${mode[@]}" --landing "$target" ${as_of:+--as-of "$as_of"}
 }
 
 case "${1:-}" in

@@ -12,6 +12,7 @@ import json
 import sys
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from regulake.catalog import discover_tables
@@ -23,10 +24,16 @@ VOLATILE_SUFFIXES = ("run_id", "_at", "_ts")
 
 
 def comparable(frame: DataFrame) -> DataFrame:
-    keep = [f.name for f in frame.schema.fields
-            if not isinstance(f.dataType, T.TimestampType | T.TimestampNTZType)
-            and not f.name.endswith(VOLATILE_SUFFIXES)]
-    return frame.select(*keep)
+    """Without volatile columns; maps as sorted entry arrays (set operations refuse map columns)."""
+    columns = []
+    for field in frame.schema.fields:
+        if isinstance(field.dataType, T.TimestampType | T.TimestampNTZType) or field.name.endswith(VOLATILE_SUFFIXES):
+            continue
+        if isinstance(field.dataType, T.MapType):
+            columns.append(F.array_sort(F.map_entries(F.col(field.name))).alias(field.name))
+        else:
+            columns.append(F.col(field.name))
+    return frame.select(*columns)
 
 
 def compare(lake_a: str, lake_b: str) -> dict:

@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -83,7 +84,10 @@ def cluster(tmp_path_factory):
             pytest.skip(f"THE CLUSTER TEST CANNOT RUN HERE: `{tool}` is missing ({why})")
     base = _base_env()
     _run(["bash", str(CLUSTER), "setup"], base, 1200, "scripts/cluster.sh setup")
-    folder = tmp_path_factory.mktemp("cluster")
+    # Not under pytest's private tmp folder: PostgreSQL runs as its own user and must reach its data.
+    (PROJECT / ".cluster-test").mkdir(exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="cluster-", dir=PROJECT / ".cluster-test"))
+    folder.chmod(0o755)  # mkdtemp's 0700 would keep the postgres user out; the env file inside stays 0600
     env = base | {"CLUSTER_DIR": str(folder)}
     for port in (7077, 8333, 5433, 8080):
         with socket.socket() as probe:
@@ -97,6 +101,7 @@ def cluster(tmp_path_factory):
                                                        "REGULAKE__PIPELINE__SCHEDULE": "null"}
     finally:
         subprocess.run(["bash", str(CLUSTER), "down"], env=env, timeout=300, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _kill_worker_when_running(folder: Path, after_seconds: float, done: threading.Event, killed: list) -> None:
