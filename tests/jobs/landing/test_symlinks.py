@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.landing import links, storage
+from jobs.landing import links
 from jobs.landing.job import REJECTED, Delivery, classify, read_delivery
+from regulake import storage
 from regulake.feeds import load_feed
 
 from .helpers import penalty_csv, penalty_row, write_delivery
