@@ -192,6 +192,23 @@ def serve(
     raise typer.Exit(run_server(settings, host=host, port=port, refresh_seconds=refresh))
 
 
+@app.command("connect-server")
+def connect_server(
+    lake: LakeOption = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: the port of spark.remote, else 15002)")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default: the host of spark.remote, else "
+                                                   "127.0.0.1)")] = None,
+) -> None:
+    """Run the one Spark driver that tasks reach over Spark Connect (set spark.remote to sc://HOST:PORT)."""
+    _logging(False)
+    from apps.connect_server import serve as run_server
+
+    settings = _settings(lake)
+    console.print(f"starting a Spark Connect server (master {settings.spark['master']}) over {settings.lake_root}; "
+                  "clients set REGULAKE__SPARK__REMOTE=sc://HOST:PORT")
+    raise typer.Exit(run_server(settings, host=host, port=port))
+
+
 @app.command()
 def airflow(
     lake: LakeOption = None,

@@ -28,7 +28,8 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from regulake.catalog import VIEWS_DIR, _hadoop_fs, discover_tables, refresh_catalog
+from regulake import storage
+from regulake.catalog import VIEWS_DIR, discover_tables, refresh_catalog
 from regulake.config import Settings
 
 if TYPE_CHECKING:
@@ -96,12 +97,8 @@ def serving_settings(settings: Settings) -> Settings:
 
 def lake_signature(spark: SparkSession, settings: Settings) -> tuple:
     """What the catalog depends on: the Delta table folders and the persisted view files."""
-    tables = tuple(sorted((db, tuple(names)) for db, names in discover_tables(spark, settings.lake_root).items()))
-    fs, path = _hadoop_fs(spark, f"{settings.lake_root}/{VIEWS_DIR}")
-    views = ()
-    if fs.exists(path):
-        views = tuple(sorted((s.getPath().getName(), s.getModificationTime(), s.getLen())
-                             for s in fs.listStatus(path)))
+    tables = tuple(sorted((db, tuple(names)) for db, names in discover_tables(settings.lake_root).items()))
+    views = tuple((f.name, f.mtime_ns, f.size) for f in storage.list_files(f"{settings.lake_root}/{VIEWS_DIR}"))
     return tables, views
 
 

@@ -23,6 +23,8 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from regulake import storage
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -36,41 +38,16 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _REGISTER_THREADS = 8
 
 
-def _hadoop_fs(spark: SparkSession, uri: str):
-    jvm = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path
-
-
-def list_dirs(spark: SparkSession, uri: str) -> list[str]:
-    """Names of the sub-folders of `uri` (local or object storage), [] when it does not exist."""
-    fs, path = _hadoop_fs(spark, uri)
-    if not fs.exists(path):
-        return []
-    return sorted(status.getPath().getName() for status in fs.listStatus(path) if status.isDirectory())
-
-
-def _read_text(spark: SparkSession, uri: str) -> str:
-    """A small text file read through Hadoop's FileSystem (no Spark job: a view's SELECT is a few lines)."""
-    fs, path = _hadoop_fs(spark, uri)
-    jvm = spark.sparkContext._jvm
-    stream = fs.open(path)
-    try:
-        return jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
-    finally:
-        stream.close()
-
-
-def discover_tables(spark: SparkSession, lake_root: str) -> dict[str, list[str]]:
+def discover_tables(lake_root: str) -> dict[str, list[str]]:
     """{database: [table, ...]} for every Delta table folder under the lake root."""
     found: dict[str, list[str]] = {}
-    for database in list_dirs(spark, lake_root):
+    for database in storage.list_dirs(lake_root):
         if not _NAME.match(database):
             continue  # _catalog, _warehouse and other internals
         tables = [
             table
-            for table in list_dirs(spark, f"{lake_root}/{database}")
-            if _NAME.match(table) and "_delta_log" in list_dirs(spark, f"{lake_root}/{database}/{table}")
+            for table in storage.list_dirs(f"{lake_root}/{database}")
+            if _NAME.match(table) and "_delta_log" in storage.list_dirs(f"{lake_root}/{database}/{table}")
         ]
         found[database] = tables
     return found
@@ -93,26 +70,16 @@ def save_view(spark: SparkSession, settings: Settings, database: str, view: str,
     """Create a view and persist its definition in the lake, so every process sees it."""
     ensure_database(spark, settings.lake_root, database)
     spark.sql(f"CREATE OR REPLACE VIEW `{database}`.`{view}` AS {select_sql}")
-    uri = f"{settings.lake_root}/{VIEWS_DIR}/{database}.{view}.sql"
-    fs, path = _hadoop_fs(spark, uri)
-    stream = fs.create(path, True)
-    try:
-        stream.write(bytearray(select_sql.encode("utf-8")))
-    finally:
-        stream.close()
+    storage.write_text(f"{settings.lake_root}/{VIEWS_DIR}/{database}.{view}.sql", select_sql)
 
 
 def _register_views(spark: SparkSession, lake_root: str) -> None:
     views_root = f"{lake_root}/{VIEWS_DIR}"
-    fs, path = _hadoop_fs(spark, views_root)
-    if not fs.exists(path):
-        return
     pending = {}
-    for status in fs.listStatus(path):
-        name = status.getPath().getName()
-        if name.endswith(".sql") and name.count(".") == 2:
-            database, view, _ = name.split(".")
-            pending[(database, view)] = _read_text(spark, status.getPath().toString())
+    for entry in storage.list_files(views_root):
+        if entry.name.endswith(".sql") and entry.name.count(".") == 2:
+            database, view, _ = entry.name.split(".")
+            pending[(database, view)] = storage.read_text(f"{views_root}/{entry.name}")
     for database in {database for database, _ in pending}:
         ensure_database(spark, lake_root, database)
 
@@ -147,7 +114,7 @@ def attach_catalog(spark: SparkSession, settings: Settings, refresh: bool = Fals
     for layer in settings.layers:
         ensure_database(spark, lake_root, layer)
     missing = []
-    for database, tables in discover_tables(spark, lake_root).items():
+    for database, tables in discover_tables(lake_root).items():
         ensure_database(spark, lake_root, database)
         existing = {t.name for t in spark.catalog.listTables(database)}
         missing += [(database, table) for table in tables if table not in existing]

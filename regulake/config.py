@@ -137,6 +137,9 @@ class SparkConfig(StrictModel):
     jar_source: Literal["local", "packages"] = "local"
     extra_packages: list[str] = Field(default_factory=list)
     conf: dict[str, Any] = Field(default_factory=dict)  # free-form Spark keys
+    # sc://host:port of a Spark Connect server (`regulake connect-server`): when set, every
+    # process (an Airflow task, the CLI) is a thin client of that one long-running driver.
+    remote: str | None = None
 
     @field_validator("extra_packages", "conf", mode="before")
     @classmethod

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -35,7 +37,7 @@ from pyspark.sql import types as T
 from regulake.catalog import register_table
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, DataFrameWriter, SparkSession
+    from pyspark.sql import DataFrame, DataFrameWriter, SparkSession
 
     from regulake.config import Settings
 
@@ -57,9 +59,18 @@ def table_path(settings: Settings, layer: str, table: str) -> str:
 
 def exists(spark: SparkSession, settings: Settings, layer: str, table: str) -> bool:
     """Whether `<layer>.<table>` is a Delta table on disk (the catalog is not asked)."""
-    from delta.tables import DeltaTable
+    return is_delta_table(table_path(settings, layer, table))
 
-    return DeltaTable.isDeltaTable(spark, table_path(settings, layer, table))
+
+def is_delta_table(path: str) -> bool:
+    """Whether `path` holds a Delta table: its `_delta_log` has a commit or a checkpoint.
+
+    Read through the storage layer, not Delta's Python API: that API needs a JVM in this
+    process, which a task talking to Spark Connect does not have."""
+    from regulake import storage
+
+    return any(entry.name.endswith((".json", ".parquet")) or entry.name == "_last_checkpoint"
+               for entry in storage.list_files(storage.join(path, "_delta_log")))
 
 
 def read(spark: SparkSession, settings: Settings, layer: str, table: str) -> DataFrame | None:
@@ -83,7 +94,11 @@ def register(spark: SparkSession, settings: Settings, layer: str, table: str) ->
 
 def concurrency_errors() -> tuple[type[BaseException], ...]:
     """Delta's commit conflicts: the commit did not happen, running the write again is safe."""
-    from delta import exceptions as ex
+    from delta.exceptions import base as ex
+
+    from regulake.spark import register_remote_errors
+
+    register_remote_errors()
 
     return (ex.ConcurrentAppendException, ex.ConcurrentDeleteReadException,
             ex.ConcurrentDeleteDeleteException, ex.ConcurrentTransactionException,
@@ -168,13 +183,11 @@ def merge(spark: SparkSession, settings: Settings, layer: str, table: str, sourc
     where this condition holds. A missing table is created holding what the MERGE
     would insert into an empty one (partitioned by `partition_by`).
     """
-    from delta.tables import DeltaTable
-
     source = _prepared(spark, settings, layer, table, source)
     path = table_path(settings, layer, table)
 
     def run() -> bool:
-        if not DeltaTable.isDeltaTable(spark, path):
+        if not is_delta_table(path):
             if not insert:
                 return False
             rows = source.alias("s")
@@ -184,30 +197,45 @@ def merge(spark: SparkSession, settings: Settings, layer: str, table: str, sourc
                 rows = rows.select(*[F.expr(value).alias(name) for name, value in columns.items()])
             _writer(rows, "append", partition_by, None).save(path)
             return True
-        builder = DeltaTable.forPath(spark, path).alias("t").merge(source.alias("s"), on)
+        clauses = []
         if update:
-            builder = (builder.whenMatchedUpdate(condition=update_when, set=dict(columns)) if columns is not None
-                       else builder.whenMatchedUpdateAll(condition=update_when))
+            when = f" AND ({update_when})" if update_when is not None else ""
+            assignments = (", ".join(f"t.`{name}` = {value}" for name, value in columns.items())
+                           if columns is not None else "*")
+            clauses.append(f"WHEN MATCHED{when} THEN UPDATE SET {assignments}")
         if insert:
-            builder = (builder.whenNotMatchedInsert(condition=insert_when, values=dict(columns))
-                       if columns is not None else builder.whenNotMatchedInsertAll(condition=insert_when))
+            when = f" AND ({insert_when})" if insert_when is not None else ""
+            values = ("(" + ", ".join(f"`{name}`" for name in columns) + ") VALUES ("
+                      + ", ".join(columns.values()) + ")") if columns is not None else "*"
+            clauses.append(f"WHEN NOT MATCHED{when} THEN INSERT {values}")
         if delete_unmatched_when is not None:
-            builder = builder.whenNotMatchedBySourceDelete(condition=delete_unmatched_when)
-        builder.execute()
+            clauses.append(f"WHEN NOT MATCHED BY SOURCE AND ({delete_unmatched_when}) THEN DELETE")
+        with _temp_view(source) as view:
+            spark.sql(f"MERGE INTO delta.`{path}` AS t USING `{view}` AS s ON {on} " + " ".join(clauses))
         return True
 
     if with_retry(run, f"{layer}.{table} merge"):
         register(spark, settings, layer, table)
 
 
-def update(spark: SparkSession, settings: Settings, layer: str, table: str, set: Mapping[str, Column | str],
-           condition: Column | str | None = None) -> None:
-    """UPDATE the rows matching `condition` (all rows without one): {column: new value}."""
-    from delta.tables import DeltaTable
+@contextmanager
+def _temp_view(frame: DataFrame) -> Iterator[str]:
+    """`frame` as a session temporary view with a name of its own (dropped afterwards)."""
+    name = f"_regulake_source_{uuid.uuid4().hex}"
+    frame.createOrReplaceTempView(name)
+    try:
+        yield name
+    finally:
+        frame.sparkSession.catalog.dropTempView(name)
 
+
+def update(spark: SparkSession, settings: Settings, layer: str, table: str, set: Mapping[str, str],
+           condition: str | None = None) -> None:
+    """UPDATE the rows matching `condition` (all rows without one): {column: new value}, SQL expressions."""
     path = table_path(settings, layer, table)
-    with_retry(lambda: DeltaTable.forPath(spark, path).update(condition=condition, set=dict(set)),
-               f"{layer}.{table} update")
+    assignments = ", ".join(f"`{name}` = {value}" for name, value in set.items())
+    where = f" WHERE {condition}" if condition is not None else ""
+    with_retry(lambda: spark.sql(f"UPDATE delta.`{path}` SET {assignments}{where}"), f"{layer}.{table} update")
 
 
 def add_missing_columns(spark: SparkSession, settings: Settings, layer: str, table: str,
@@ -323,25 +351,23 @@ _ENSURED: set[str] = set()  # audit tables this process has created or checked
 def ensure_audit(spark: SparkSession, settings: Settings, table: str) -> str:
     """Create `audit.<table>` from its declared schema if needed, or add declared columns it lacks
     (e.g. a lake written by an earlier version); registered. Once per process and table; returns its path."""
-    from delta.tables import DeltaTable
-
     spec = audit_table(table)
     path = table_path(settings, AUDIT, table)
     if path in _ENSURED:
         return path
 
     def create() -> None:
-        if DeltaTable.isDeltaTable(spark, path):
+        if is_delta_table(path):
             _add_missing_columns(spark, path, spec.schema)
             return
-        builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(spec.schema)
-        if spec.partition_by:
-            builder = builder.partitionedBy(*spec.partition_by)
+        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in spec.schema.fields)
+        partitioned = (" PARTITIONED BY (" + ", ".join(f"`{c}`" for c in spec.partition_by) + ")"
+                       if spec.partition_by else "")
         try:
-            builder.execute()
+            spark.sql(f"CREATE TABLE IF NOT EXISTS delta.`{path}` ({columns}) USING DELTA{partitioned}")
         except Exception:
             # Tasks of several feeds start together: another one may have just created it.
-            if not DeltaTable.isDeltaTable(spark, path):
+            if not is_delta_table(path):
                 raise
 
     with_retry(create, f"create audit.{table}")

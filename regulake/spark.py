@@ -47,12 +47,19 @@ def session_conf(settings: Settings) -> dict[str, str]:
 
 
 def get_spark(settings: Settings | None = None, app_name: str | None = None) -> SparkSession:
-    """The process's SparkSession, with Delta configured and the lake's catalog attached."""
+    """The process's SparkSession, with Delta configured and the lake's catalog attached.
+
+    With `spark.remote` set it is a Spark Connect session on that server (which was started with
+    `session_conf`, see `apps.connect_server`): no JVM in this process."""
     settings = settings or load_settings()
     global _session
     with _lock:
         active = _session
-        if active is None or active.sparkContext._jsc is None:
+        if settings.spark.get("remote"):
+            if active is None or not is_connect(active):
+                active = _connect(settings)
+                _session = active
+        elif active is None or active.sparkContext._jsc is None:
             _python_for_executors(settings)
             builder = SparkSession.builder.master(str(settings.spark["master"])).appName(
                 app_name or str(settings.spark.get("app_name", "regulake"))
@@ -66,6 +73,33 @@ def get_spark(settings: Settings | None = None, app_name: str | None = None) -> 
             _session = active
         attach_catalog(active, settings)
         return active
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """Whether `spark` is a Spark Connect client session (no SparkContext, no py4j)."""
+    from pyspark.sql.utils import is_remote
+
+    return is_remote() or type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def register_remote_errors() -> None:
+    """Delta's conflict exceptions raised as themselves over Spark Connect too (classic py4j gets
+    them from `delta.exceptions`); importing delta.connect registers the conversion."""
+    if os.environ.get("SPARK_CONNECT_MODE_ENABLED"):
+        import delta.connect  # noqa: F401
+
+
+def _connect(settings: Settings) -> SparkSession:
+    remote = str(settings.spark["remote"])
+    log.info("connecting to Spark Connect at %s, lake %s", remote, settings.lake_root)
+    session = SparkSession.builder.remote(remote).getOrCreate()
+    register_remote_errors()
+    # The server holds the static settings (extensions, jars, executors); a session may set
+    # only the runtime ones: SQL behaviour such as the time zone and shuffle partitions.
+    for key, value in (settings.spark.get("conf") or {}).items():
+        if str(key).startswith("spark.sql.") and session.conf.isModifiable(str(key)):
+            session.conf.set(str(key), str(value))
+    return session
 
 
 def _python_for_executors(settings: Settings) -> None:
@@ -108,7 +142,7 @@ def stop_spark() -> None:
     global _session
     with _lock:
         if _session is not None:
-            _session.stop()
+            _session.stop()  # over Spark Connect: releases this client's session, the server stays
             _session = None
 
 

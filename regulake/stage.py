@@ -46,7 +46,13 @@ class StageContext:
 
             session = get_spark(self.settings)
         if self.label:
-            session.sparkContext.setJobGroup(self.label, self.label)
+            from regulake.spark import is_connect
+
+            if is_connect(session):
+                session.clearTags()  # one tag per stage: the server's UI groups the jobs by it
+                session.addTag(_tag(self.label))
+            else:
+                session.sparkContext.setJobGroup(self.label, self.label)
         return session
 
     def for_feed(self, feed_id: str) -> StageContext:
@@ -61,6 +67,11 @@ class StageContext:
         if not self.landing_root:
             raise ValueError("this stage reads deliveries: StageContext.landing_root is not set")
         return self.landing_root
+
+
+def _tag(label: str) -> str:
+    """A Spark Connect tag for a stage label (tags admit no commas)."""
+    return label.replace(",", ";") or "stage"
 
 
 def run_as_of(param: str | None, run_created: datetime | None, settings: Settings, *,

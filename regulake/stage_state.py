@@ -21,8 +21,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from regulake import lake
-from regulake.catalog import _hadoop_fs
+from regulake import lake, storage
 from regulake.config import Settings
 
 log = logging.getLogger(__name__)
@@ -39,11 +38,8 @@ def delta_version(spark: SparkSession, uri: str) -> int | None:
 
     Read from the commit file names in `_delta_log`: one listing, no Spark job.
     """
-    fs, path = _hadoop_fs(spark, f"{uri}/_delta_log")
-    if not fs.exists(path):
-        return None
-    versions = [int(m.group(1)) for status in fs.listStatus(path)
-                if (m := _COMMIT.match(status.getPath().getName()))]
+    versions = [int(m.group(1)) for entry in storage.list_files(f"{uri}/_delta_log")
+                if (m := _COMMIT.match(entry.name))]
     return max(versions) if versions else None
 
 

@@ -228,7 +228,7 @@ def run(ctx: StageContext) -> dict:
     from regulake.config import conf_file
 
     spark, settings, run_id, effective = ctx.spark, ctx.settings, ctx.run_id, ctx.as_of
-    silver = discover_tables(spark, settings.lake_root).get("silver", [])
+    silver = discover_tables(settings.lake_root).get("silver", [])
     inputs = stage_state.fingerprint(
         tables=stage_state.table_versions(
             spark, settings, [("silver", t) for t in silver] + [("gold", "entity_xref"), ("gold", "enterprise_person")]),

@@ -217,7 +217,7 @@ def _compact(spark: SparkSession, df: DataFrame) -> DataFrame:
     """At most spark.sql.shuffle.partitions partitions: the union of 13 feeds is many small
     ones, and each partition pays the Python worker round trip of the Arrow UDFs."""
     target = int(spark.conf.get("spark.sql.shuffle.partitions", "8"))
-    return df.coalesce(target) if df.rdd.getNumPartitions() > target else df
+    return df.coalesce(target)  # never adds partitions: fewer than `target` stay as they are
 
 
 def link_frames(spark: SparkSession, silver: dict[str, DataFrame], config: LinkingConfig,

@@ -371,7 +371,7 @@ def run(ctx: StageContext, layers: Sequence[str] | None = None, dry_run: bool = 
     spark, settings = ctx.spark, ctx.settings
     cfg = settings.config.maintenance
     layers = list(layers or cfg.layers)
-    found = discover_tables(spark, settings.lake_root)
+    found = discover_tables(settings.lake_root)
     tables: dict[str, dict] = {}
     failed: list[str] = []
     with _maintenance_conf(spark, cfg):

@@ -26,8 +26,7 @@ from jobs.publish import figures
 from jobs.scorecards.config import load_config
 from jobs.scorecards.job import read_tables
 from jobs.silver.job import held_deliveries
-from regulake import lake, stage_state
-from regulake.catalog import _hadoop_fs, _read_text
+from regulake import lake, stage_state, storage
 from regulake.config import Settings
 from regulake.stage import StageContext
 
@@ -152,26 +151,12 @@ def render(sections: list[tuple[str, str]], run_id: str, lake_root: str, generat
     )
 
 
-def _write_text(spark: SparkSession, uri: str, text: str) -> None:
-    fs, path = _hadoop_fs(spark, uri)
-    stream = fs.create(path, True)
-    try:
-        stream.write(bytearray(text.encode("utf-8")))
-    finally:
-        stream.close()
-
-
 def input_fingerprint(spark: SparkSession, settings: Settings, as_of: date) -> str:
     """What the report shows: the Delta versions of its tables (and of the gate's verdicts), code, as-of date."""
     tables = [tuple(name.split(".")) if "." in name else ("gold", name) for name in INPUTS]
     return stage_state.fingerprint(
         tables=stage_state.table_versions(spark, settings, [*tables, ("audit", "gate_result")]),
         code=stage_state.files_digest(CODE), as_of=as_of.isoformat())
-
-
-def _exists(spark: SparkSession, uri: str) -> bool:
-    fs, path = _hadoop_fs(spark, uri)
-    return fs.exists(path)
 
 
 def run(ctx: StageContext) -> dict:
@@ -187,14 +172,14 @@ def run(ctx: StageContext) -> dict:
     # commits nothing but its run row (a re-sent delivery redraws the report, and that is all).
     current, recorded = input_fingerprint(spark, settings, as_of), f"{folder}/{FINGERPRINT_NAME}"
     charts = None
-    if _exists(spark, latest) and _exists(spark, recorded) and _read_text(spark, recorded) == current:
+    if storage.exists(latest) and storage.exists(recorded) and storage.read_text(recorded) == current:
         log.info("report %s kept: nothing it shows changed since the run that wrote it", latest)
     else:
         sections, charts = report_sections(read_tables(spark, settings, INPUTS), as_of)
         page = render(sections, run_id, settings.lake_root, now)
-        _write_text(spark, latest, page)
-        _write_text(spark, dated, page)
-        _write_text(spark, recorded, current)  # last: a crash before it means "draw again"
+        storage.write_text(latest, page)
+        storage.write_text(dated, page)
+        storage.write_text(recorded, current)  # last: a crash before it means "draw again"
         log.info("report with %d charts written to %s (dated copy %s) in %.1fs", charts, latest, dated,
                  time.perf_counter() - started)
     held = held_deliveries(spark, settings)

@@ -37,7 +37,7 @@ from pyspark.sql import types as T
 
 from jobs.silver.accounting import row_accounting
 from jobs.silver.gate import DeliveryGate, GateFailed, GateVerdict, delivery_counts
-from jobs.silver.outliers import OUTLIER_FLAGS, outlier_flags_col, outlier_stats
+from jobs.silver.outliers import OUTLIER_FLAGS, outlier_flags_sql, outlier_stats
 from jobs.silver.quality import FeedQuality, feed_quality, gx_settings
 from jobs.silver.records import (
     CONTENT_HASH,
@@ -220,8 +220,8 @@ def merge_silver(spark: SparkSession, settings: Settings, schema: FeedSchema, ac
     if full_advanced and latest_full_batch is not None:
         # A newer full snapshot ends the currency of every key it no longer holds.
         lake.update(spark, settings, "silver", feed_id,
-                    {IS_CURRENT: F.lit(False), PROMOTION_SEQ: F.lit(seq).cast("long")},
-                    condition=F.col(IS_CURRENT) & (F.col(LAST_SEEN) < F.lit(latest_full_batch)))
+                    {IS_CURRENT: "false", PROMOTION_SEQ: f"CAST({seq} AS BIGINT)"},
+                    condition=f"{IS_CURRENT} AND {LAST_SEEN} < '{latest_full_batch}'")
 
 
 def refresh_outliers(spark: SparkSession, settings: Settings, quality: FeedQuality, feed_id: str,
@@ -230,9 +230,9 @@ def refresh_outliers(spark: SparkSession, settings: Settings, quality: FeedQuali
     if not quality.outliers.columns:
         return
     stats = outlier_stats(lake.load(spark, settings, "silver", feed_id), quality.outliers)
-    flags = outlier_flags_col(stats, quality.outliers)
-    lake.update(spark, settings, "silver", feed_id, {OUTLIER_FLAGS: flags, PROMOTION_SEQ: F.lit(seq).cast("long")},
-                condition=~F.col(OUTLIER_FLAGS).eqNullSafe(flags))
+    flags = outlier_flags_sql(stats, quality.outliers)
+    lake.update(spark, settings, "silver", feed_id, {OUTLIER_FLAGS: flags, PROMOTION_SEQ: f"CAST({seq} AS BIGINT)"},
+                condition=f"NOT ({OUTLIER_FLAGS} <=> {flags})")
 
 
 def gate_digest(feed_id: str) -> str:

@@ -44,19 +44,26 @@ def outlier_stats(frame: DataFrame, rule: OutlierRule) -> dict[str, LogStats]:
     return {alias: LogStats(int(row[f"n_{alias}"]), row[f"m_{alias}"], row[f"s_{alias}"]) for alias in rule.columns}
 
 
-def outlier_flags_col(stats: dict[str, LogStats], rule: OutlierRule) -> SparkColumn:
-    """`_outlier_flags` for every row, from the feed's statistics."""
+def _sql_double(value: float) -> str:
+    return f"CAST('{value!r}' AS DOUBLE)"  # the exact double, not a DECIMAL literal
+
+
+def outlier_flags_sql(stats: dict[str, LogStats], rule: OutlierRule) -> str:
+    """`_outlier_flags` for every row, from the feed's statistics, as a SQL expression (it goes into
+    a Delta UPDATE as well as a projection)."""
     flags = []
     for alias, stat in stats.items():
         if stat.count < rule.min_count or not stat.std:
             continue  # too few values (or all equal) to call anything unusual
-        far = F.abs(_log(alias) - F.lit(stat.mean)) > F.lit(rule.z * stat.std)
-        flags.append(F.when(far, F.lit(f"{alias}:outlier")))
+        value = f"CAST(`{alias}` AS DOUBLE)"
+        log_value = f"CASE WHEN {value} > 0 THEN ln({value}) END"
+        far = f"abs(({log_value}) - {_sql_double(stat.mean)}) > {_sql_double(rule.z * stat.std)}"
+        flags.append(f"CASE WHEN {far} THEN '{alias}:outlier' END")
     if not flags:
-        return F.array().cast("array<string>")
-    return F.filter(F.array(*flags), lambda flag: flag.isNotNull())
+        return "CAST(array() AS array<string>)"
+    return f"filter(array({', '.join(flags)}), flag -> flag IS NOT NULL)"
 
 
 def flag_outliers(frame: DataFrame, rule: OutlierRule) -> DataFrame:
     """The frame with `_outlier_flags` computed from its own statistics."""
-    return frame.withColumn(OUTLIER_FLAGS, outlier_flags_col(outlier_stats(frame, rule), rule))
+    return frame.withColumn(OUTLIER_FLAGS, F.expr(outlier_flags_sql(outlier_stats(frame, rule), rule)))

@@ -38,8 +38,8 @@ def comparable(frame: DataFrame) -> DataFrame:
 
 def compare(lake_a: str, lake_b: str) -> dict:
     spark = get_spark(load_settings(lake_root=lake_a), app_name="regulake-compare-gold")
-    tables_a = set(discover_tables(spark, lake_a).get("gold", []))
-    tables_b = set(discover_tables(spark, lake_b).get("gold", []))
+    tables_a = set(discover_tables(lake_a).get("gold", []))
+    tables_b = set(discover_tables(lake_b).get("gold", []))
     differences = {}
     for table in sorted(tables_a & tables_b):
         a = comparable(spark.read.format("delta").load(f"{lake_a}/gold/{table}"))
