@@ -92,7 +92,8 @@ def serving_settings(settings: Settings) -> Settings:
     else:
         jars = local_jar_paths()
     classpath = os.pathsep.join(dict.fromkeys(extra + jars))
-    return settings.with_overrides(spark={"conf": {"spark.driver.extraClassPath": classpath}})
+    # The Thrift server runs inside its own driver, never as a Spark Connect client.
+    return settings.with_overrides(spark={"remote": None, "conf": {"spark.driver.extraClassPath": classpath}})
 
 
 def lake_signature(spark: SparkSession, settings: Settings) -> tuple:

@@ -11,15 +11,17 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from regulake.catalog import attach_catalog
 from regulake.config import Settings, load_settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _lock = threading.Lock()
 _session: SparkSession | None = None
 
@@ -92,6 +94,9 @@ def register_remote_errors() -> None:
 def _connect(settings: Settings) -> SparkSession:
     remote = str(settings.spark["remote"])
     log.info("connecting to Spark Connect at %s, lake %s", remote, settings.lake_root)
+    # Libraries that build their own session (dbt-spark's `method: session`) call
+    # SparkSession.builder.getOrCreate(); with SPARK_REMOTE set that returns this session.
+    os.environ["SPARK_REMOTE"] = remote
     session = SparkSession.builder.remote(remote).getOrCreate()
     register_remote_errors()
     # The server holds the static settings (extensions, jars, executors); a session may set
@@ -136,6 +141,24 @@ def _quiet_codegen_fallback(session: SparkSession) -> None:
     log4j = jvm.org.apache.logging.log4j
     for name, level in _CODEGEN_FALLBACK_LOGGERS.items():
         log4j.core.config.Configurator.setLevel(name, log4j.Level.getLevel(level))
+
+
+def balanced_reduce(function: Callable[[T, T], T], items: Sequence[T]) -> T:
+    """`reduce(function, items)` as a balanced tree: log2(n) deep instead of n.
+
+    Spark Connect sends a plan as nested protobuf messages, and protobuf refuses nesting deeper
+    than 100 levels: a chain of 40 unions (or a sum of 40 columns) built one by one comes close."""
+    if not items:
+        raise ValueError("balanced_reduce of nothing")
+    if len(items) == 1:
+        return items[0]
+    middle = len(items) // 2
+    return function(balanced_reduce(function, items[:middle]), balanced_reduce(function, items[middle:]))
+
+
+def union_all(frames: Sequence[DataFrame]) -> DataFrame:
+    """The rows of every frame (matched by column name), as a shallow plan."""
+    return balanced_reduce(DataFrame.unionByName, list(frames))
 
 
 def stop_spark() -> None:

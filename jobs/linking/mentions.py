@@ -15,6 +15,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.linking.config import FeedSpec, LinkingConfig
+from regulake.spark import union_all
 
 MENTION_COLUMNS = (
     "feed_id", "record_key", "mention_id", "id_raw", "id_flagged", "is_person",
@@ -111,4 +112,4 @@ def all_mentions(silver_current: dict[str, DataFrame], config: LinkingConfig) ->
               if feed_id in config.feeds]
     if not frames:
         raise ValueError("no silver feed to link")
-    return reduce(DataFrame.unionByName, frames)
+    return union_all(frames)

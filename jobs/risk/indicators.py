@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
-from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+
+from regulake.spark import union_all
 
 Gold = Mapping[str, DataFrame | None]
 Measure = Callable[[Gold, date, dict], DataFrame | None]
@@ -319,7 +320,7 @@ def related_sanctioned(gold: Gold, as_of: date, params: dict) -> DataFrame | Non
         sanctioned.append(penalised.select("entity_id"))
     if not sanctioned:
         return None
-    ids = reduce(DataFrame.unionByName, sanctioned).where(F.col("entity_id").isNotNull()).distinct()
+    ids = union_all(sanctioned).where(F.col("entity_id").isNotNull()).distinct()
     return _count(related.join(ids.withColumnRenamed("entity_id", "related_id"), "related_id"))
 
 
@@ -430,4 +431,4 @@ def indicator_values(gold: Gold, as_of: date, indicators) -> DataFrame:
         spark = frame_ids.sparkSession
         return spark.createDataFrame([], "entity_id string, indicator_code string, value double")
     # One join with the frame for all indicators (not one per indicator).
-    return reduce(DataFrame.unionByName, parts).join(frame_ids, "entity_id")
+    return union_all(parts).join(frame_ids, "entity_id")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from functools import reduce
+import operator
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.risk.config import RiskConfig, RiskIndicator
+from regulake.spark import balanced_reduce
 
 
 def risk_share(indicator: RiskIndicator, value: Column) -> Column:
@@ -51,11 +52,11 @@ def score_enterprises(frame: DataFrame, values: DataFrame, cfg: RiskConfig) -> D
     ])
     category_columns, totals = [], []
     for cat in cfg.categories:
-        total = reduce(lambda a, b: a + b, [F.col(points_column(i.code)) for i in cat.indicators], F.lit(0.0))
+        total = balanced_reduce(operator.add, [F.lit(0.0), *[F.col(points_column(i.code)) for i in cat.indicators]])
         category_columns.append(f"{cat.code.lower()}_points")
         totals.append(F.round(F.least(total, F.lit(cat.max_points)), 2).alias(category_columns[-1]))
     scored = scored.select("*", *totals)
-    score = F.round(F.least(reduce(lambda a, b: a + b, [F.col(c) for c in category_columns]), F.lit(cfg.max_score)), 1)
+    score = F.round(F.least(balanced_reduce(operator.add, [F.col(c) for c in category_columns]), F.lit(cfg.max_score)), 1)
     contributions = F.array(*[
         F.struct(F.col(points_column(i.code)).alias("points"), F.lit(i.code).alias("indicator_code"),
                  F.lit(i.name).alias("indicator_name"))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from functools import reduce
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.risk.config import RiskConfig, VetoRule
 from jobs.risk.indicators import Gold, dishonest_active_on, penalty_effective_on, within_days
+from regulake.spark import union_all
 
 RULES: dict[str, Callable[[Gold, date, dict], DataFrame | None]] = {}
 
@@ -53,7 +53,7 @@ def veto_matches(gold: Gold, as_of: date, vetoes: tuple[VetoRule, ...]) -> DataF
         ))
     if not parts:
         return None
-    hits = reduce(DataFrame.unionByName, parts)
+    hits = union_all(parts)
     first = hits.groupBy("entity_id").agg(F.min_by(F.struct("veto_reason", "veto_class"), "_order").alias("_v"))
     return first.select("entity_id", "_v.veto_reason", "_v.veto_class")
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from functools import reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.risk.config import RiskConfig
 from jobs.risk.indicators import Gold, complaints_in
+from regulake.spark import union_all
 
 WARNING_COLUMNS = ["warning_id", "entity_id", "as_of_date", "warning_level", "warning_code", "reason",
                    "risk_class", "previous_class", "risk_score"]
@@ -70,7 +70,7 @@ def risk_warnings(classes: DataFrame, surges: DataFrame | None, cfg: RiskConfig)
                                  F.lit("complaint_surge").alias("warning_code"), render(surge["reason"], values).alias("reason")))
     if not parts:
         return classes.sparkSession.createDataFrame([], warning_schema())
-    warnings = reduce(DataFrame.unionByName, [p.select(*classes.columns, "warning_level", "warning_code", "reason") for p in parts])
+    warnings = union_all([p.select(*classes.columns, "warning_level", "warning_code", "reason") for p in parts])
     warning_id = F.sha2(F.concat_ws("|", "entity_id", F.col("as_of_date").cast("string"), "warning_code"), 256).substr(1, 32)
     return warnings.withColumn("warning_id", warning_id).select(*WARNING_COLUMNS)
 
