@@ -4,13 +4,16 @@
 #   scripts/cluster.sh setup   once: the SeaweedFS binary (.tools/weed, built from the Go module proxy)
 #                              and the JVM jars for s3a (hadoop-aws + the AWS SDK bundle) into .jars/
 #   scripts/cluster.sh up      start PostgreSQL, SeaweedFS (S3 on :8333, buckets landing + lake), a Spark
-#                              standalone master and two workers, and Airflow (LocalExecutor on PostgreSQL)
+#                              standalone master and two workers, the Spark Connect server (the one driver
+#                              every task talks to, sc://127.0.0.1:15002) and Airflow (LocalExecutor on
+#                              PostgreSQL)
 #   scripts/cluster.sh down    stop them all (data stays under .cluster/ until `rm -rf .cluster`)
 #   scripts/cluster.sh status  what runs, where
 #   scripts/cluster.sh run LANDING [AS_OF]
 #                              copy a local landing into s3a://landing/<its folder name>/ and run the main
-#                              DAG over it on the cluster (`regulake run`; CLUSTER_SCHEDULER=1: through
-#                              Airflow's scheduler, `regulake run --scheduler`)
+#                              DAG over it through Airflow's scheduler (`regulake run --scheduler`: each
+#                              task its own process, a Spark Connect client); CLUSTER_SCHEDULER=0: in one
+#                              process (`regulake run`, the DAG's dag.test(), also over Spark Connect)
 #
 # Everything lives under $CLUSTER_DIR (.cluster/): each server's data and log folder, and `env`, the
 # settings that point regulake at the cluster (`source .cluster/env`). Its secrets (S3 keys, the
@@ -33,7 +36,7 @@ PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 # Loopback ports.
 SPARK_MASTER_PORT=7077 SPARK_MASTER_UI=8081 SPARK_WORKER_UI_BASE=8082
 S3_PORT=8333 WEED_MASTER_PORT=9333 WEED_VOLUME_PORT=8084 WEED_FILER_PORT=8888
-PG_PORT=5433 AIRFLOW_PORT=8080
+PG_PORT=5433 AIRFLOW_PORT=8080 CONNECT_PORT=15002
 # Two workers of one core each: the machine has two. Executor memory fits in the worker's.
 WORKERS=2 WORKER_CORES=1 WORKER_MEMORY=3g
 
@@ -103,10 +106,13 @@ export REGULAKE_CLUSTER_PG_PASSWORD=$pg_password
 # The key of person_id (a keyed hash of the resident ID): a secret outside the lake.
 export REGULAKE_PERSON_ID_SALT=$(secret)
 export REGULAKE__SPARK__MASTER=spark://127.0.0.1:$SPARK_MASTER_PORT
+# Every regulake process (Airflow tasks, the CLI) is a client of the one Spark Connect server;
+# the server itself (regulake connect-server) is the driver and uses the master above.
+export REGULAKE__SPARK__REMOTE=sc://127.0.0.1:$CONNECT_PORT
 export REGULAKE__SPARK__EXTRA_PACKAGES='$jars'
 # Merged into spark.conf of conf/regulake.yaml. Credentials are not here: s3a's default provider
 # chain reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, on the driver and on every executor.
-export REGULAKE__SPARK__CONF='{"spark.hadoop.fs.s3a.endpoint": "http://127.0.0.1:$S3_PORT", "spark.hadoop.fs.s3a.endpoint.region": "us-east-1", "spark.hadoop.fs.s3a.path.style.access": "true", "spark.hadoop.fs.s3a.connection.ssl.enabled": "false", "spark.pyspark.python": "$VENV/bin/python", "spark.executor.memory": "2g", "spark.executor.cores": "1", "spark.cores.max": "1", "spark.sql.shuffle.partitions": "4"}'
+export REGULAKE__SPARK__CONF='{"spark.hadoop.fs.s3a.endpoint": "http://127.0.0.1:$S3_PORT", "spark.hadoop.fs.s3a.endpoint.region": "us-east-1", "spark.hadoop.fs.s3a.path.style.access": "true", "spark.hadoop.fs.s3a.connection.ssl.enabled": "false", "spark.pyspark.python": "$VENV/bin/python", "spark.executor.memory": "2g", "spark.executor.cores": "1", "spark.cores.max": "2", "spark.driver.memory": "3g", "spark.sql.shuffle.partitions": "4"}'
 export REGULAKE__LAKE__ROOT=s3a://lake/regulake
 export REGULAKE__PIPELINE__LANDING_ROOT=s3a://landing/regulake
 # The loopback cluster runs what is triggered (scripts/cluster.sh run); no daily schedule.
@@ -204,6 +210,13 @@ start_spark() {
   say "Spark master spark://127.0.0.1:$SPARK_MASTER_PORT (UI http://127.0.0.1:$SPARK_MASTER_UI), $WORKERS workers × $WORKER_CORES core, $WORKER_MEMORY"
 }
 
+start_connect() {
+  # The one long-running driver (its executors on the workers); tasks open sessions to it.
+  start_bg spark-connect "$VENV/bin/regulake" connect-server
+  wait_port $CONNECT_PORT "the Spark Connect server" 180
+  say "Spark Connect server sc://127.0.0.1:$CONNECT_PORT (driver of every task; log $CLUSTER_DIR/logs/spark-connect.log)"
+}
+
 start_airflow() {
   local airflow=$VENV/bin/airflow
   mkdir -p "$AIRFLOW_HOME"
@@ -227,6 +240,7 @@ up() {
   start_postgres
   start_seaweedfs
   start_spark
+  start_connect
   if [ "${CLUSTER_AIRFLOW:-1}" = 1 ]; then start_airflow; fi
   say "up; data and logs under $CLUSTER_DIR. Point regulake and airflow at it with:  source $CLUSTER_DIR/env"
 }
@@ -244,7 +258,8 @@ stop_pid() {  # the process group started by start_bg
 
 down() {
   local pidfile
-  for pidfile in "$CLUSTER_DIR"/pids/airflow-*.pid "$CLUSTER_DIR"/pids/spark-worker-*.pid \
+  for pidfile in "$CLUSTER_DIR"/pids/airflow-*.pid "$CLUSTER_DIR"/pids/spark-connect.pid \
+                 "$CLUSTER_DIR"/pids/spark-worker-*.pid \
                  "$CLUSTER_DIR"/pids/spark-master.pid "$CLUSTER_DIR"/pids/seaweedfs.pid; do
     [ -e "$pidfile" ] || continue
     say "stopping $(basename "$pidfile" .pid)"
@@ -278,8 +293,8 @@ run_on_cluster() {  # landing folder, as-of date (optional)
   say "copying $landing to $target"
   "$VENV/bin/python" -c 'import sys; from regulake.storage import copy_tree; print(copy_tree(sys.argv[1], sys.argv[2]), "files")' \
     "$landing" "$target"
-  # One driver for the whole DAG (fast); CLUSTER_SCHEDULER=1: through Airflow's scheduler, a process per task.
-  local mode=(); [ "${CLUSTER_SCHEDULER:-0}" = 1 ] && mode=(--scheduler)
+  # Through Airflow's scheduler (a process per task); CLUSTER_SCHEDULER=0: the whole DAG in this process.
+  local mode=(); [ "${CLUSTER_SCHEDULER:-1}" = 1 ] && mode=(--scheduler)
   "$VENV/bin/regulake" run "${mode[@]}" --landing "$target" ${as_of:+--as-of "$as_of"}
 }
 

@@ -1,14 +1,12 @@
 """The loopback cluster end to end: Spark standalone, an S3 object store and PostgreSQL.
 
 One module-scoped cluster (scripts/cluster.sh up, in a throwaway folder) runs the main DAG over
-a small generated landing copied into the object store: the DAG itself (`regulake run`, one
-driver on the standalone master, the lake on s3a, Airflow's metadata DB on PostgreSQL) while one
-Spark worker is killed. Its gold layer must equal, row for row, that of the embedded default
-run over the same landing, and `regulake serve` on the cluster must answer a HiveServer2 query.
-
-Through Airflow's scheduler (`regulake run --scheduler`, every task its own process and Spark
-application) the same run takes far longer than CI allows (README: Run on a cluster): that path
-runs here only with REGULAKE_TEST_SCHEDULER=1.
+a small generated landing copied into the object store, through the real Airflow scheduler
+(`regulake run --scheduler`: `airflow dags trigger` and a wait; LocalExecutor, every task its own
+process and a Spark Connect client of the cluster's one driver, the lake on s3a, the metadata DB
+on PostgreSQL) while one Spark worker is killed. Its gold layer must equal, row for row, that of
+the embedded default run over the same landing, and `regulake serve` on the cluster must answer
+a HiveServer2 query.
 """
 
 from __future__ import annotations
@@ -91,14 +89,12 @@ def cluster(tmp_path_factory):
     folder = Path(tempfile.mkdtemp(prefix="cluster-", dir=PROJECT / ".cluster-test"))
     folder.chmod(0o755)  # mkdtemp's 0700 would keep the postgres user out; the env file inside stays 0600
     env = base | {"CLUSTER_DIR": str(folder)}
-    for port in (7077, 8333, 5433, 8080):
+    for port in (7077, 8333, 5433, 8080, 15002):
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 pytest.fail(f"127.0.0.1:{port} is already in use: stop the other cluster (make cluster-down) first")
     try:
-        # Airflow's own servers only for the scheduler path; `regulake run` needs only its database.
-        airflow = "1" if os.environ.get("REGULAKE_TEST_SCHEDULER") == "1" else "0"
-        _run(["bash", str(CLUSTER), "up"], env | {"CLUSTER_AIRFLOW": airflow}, 900, "scripts/cluster.sh up")
+        _run(["bash", str(CLUSTER), "up"], env, 900, "scripts/cluster.sh up")
         yield folder, _sourced(folder / "env", env) | {"REGULAKE_PERSON_ID_SALT": SALT,
                                                        "REGULAKE__PIPELINE__SCHEDULE": "null"}
     finally:
@@ -122,9 +118,7 @@ def cluster_run(cluster, landing):
     target = "s3a://landing/cluster-test"
     _run([PYTHON, "-c", "import sys; from regulake.storage import copy_tree; copy_tree(sys.argv[1], sys.argv[2])",
           str(landing), target], env, 600, "copying the landing into the object store")
-    command = [REGULAKE, "run", "--landing", target, "--as-of", AS_OF]
-    if os.environ.get("REGULAKE_TEST_SCHEDULER") == "1":
-        command.append("--scheduler")
+    command = [REGULAKE, "run", "--scheduler", "--landing", target, "--as-of", AS_OF]
     done, killed = threading.Event(), []
     killer = threading.Thread(target=_kill_worker_when_running, args=(folder, 120, done, killed), daemon=True)
     killer.start()
@@ -145,8 +139,9 @@ def test_the_lake_is_in_the_object_store_and_the_run_survived_a_killed_worker(cl
 
 def test_cluster_gold_equals_the_embedded_gold_row_for_row(cluster, cluster_run, embedded_lake):
     _folder, env = cluster
+    local = {k: v for k, v in env.items() if k != "REGULAKE__SPARK__REMOTE"} | {"REGULAKE__SPARK__MASTER": "local[2]"}
     compared = _run([PYTHON, "-m", "tests.cluster.compare_gold", str(embedded_lake), cluster_run["lake"]],
-                    env | {"REGULAKE__SPARK__MASTER": "local[2]"}, 900, "comparing gold")
+                    local, 900, "comparing gold")
     report = json.loads(compared.stdout.strip().splitlines()[-1])
     assert report["tables_a"], "the embedded run wrote no gold table"
     assert report["tables_a"] == report["tables_b"]
