@@ -77,7 +77,7 @@ bench: setup      ## slow: full / incremental / nothing-new runs vs a raw-copy f
 setup-cluster: setup  ## once: build SeaweedFS into .tools/, fetch hadoop-aws + AWS SDK jars, check PostgreSQL
 	@bash scripts/cluster.sh setup
 
-cluster-up: setup-cluster  ## start PostgreSQL, SeaweedFS S3, a Spark master + 2 workers, Airflow (LocalExecutor)
+cluster-up: setup-cluster  ## start PostgreSQL, SeaweedFS S3, a Spark master + 2 workers, the Spark Connect server, Airflow (LocalExecutor)
 	@bash scripts/cluster.sh up
 
 cluster-down:     ## stop every server of the loopback cluster (data stays under .cluster/)
@@ -86,6 +86,6 @@ cluster-down:     ## stop every server of the loopback cluster (data stays under
 cluster-status:
 	@bash scripts/cluster.sh status
 
-cluster-demo: setup-cluster  ## the demo's sample on the cluster: landing into S3, the main DAG on the Spark cluster
+cluster-demo: setup-cluster  ## the demo's sample on the cluster: landing into S3, the main DAG through the Airflow scheduler
 	$(BIN)/regulake generate --out $(DEMO) --enterprises 2000 --batches 3 --seed 7
 	@bash scripts/cluster.sh run $(DEMO)/landing $(DEMO_AS_OF)

@@ -38,7 +38,8 @@ _KIND_CHECKS = {
 _CLASSIFIED = StructType([StructField("id_value", StringType()), StructField("id_kinds", ArrayType(StringType()))])
 
 
-@F.pandas_udf(_CLASSIFIED)
+# Not decorated at import: PySpark builds a classic or a Spark Connect UDF depending on the session
+# that exists when the UDF is made, so it is made where it is used.
 def _classify(values: pd.Series) -> pd.DataFrame:
     compact = values.map(lambda v: ids.compact_identifier(v) if isinstance(v, str) else None)
 
@@ -52,7 +53,7 @@ def _classify(values: pd.Series) -> pd.DataFrame:
 
 def classify_identifiers(mentions: DataFrame) -> DataFrame:
     """Add id_value (compact form) and id_kinds (every kind the value is valid as)."""
-    classified = mentions.withColumn("_id", _classify(F.col("id_raw")))
+    classified = mentions.withColumn("_id", F.pandas_udf(_classify, _CLASSIFIED)(F.col("id_raw")))
     return classified.select(
         *mentions.columns,
         F.col("_id.id_value").alias("id_value"),

@@ -48,7 +48,8 @@ def _parse_one(name: str | None, address: str | None) -> dict:
     return out
 
 
-@F.pandas_udf(_PARSED)
+# Not decorated at import: PySpark builds a classic or a Spark Connect UDF depending on the session
+# that exists when the UDF is made, so it is made where it is used.
 def _parse(names: pd.Series, addresses: pd.Series) -> pd.DataFrame:
     rows = [_parse_one(n if isinstance(n, str) else None, a if isinstance(a, str) else None)
             for n, a in zip(names, addresses, strict=True)]
@@ -71,7 +72,7 @@ def mention_features(mentions: DataFrame) -> DataFrame:
     Expects mention columns plus `id_region` and `id_value`/`id_kinds` from
     `deterministic.identifier_outcome`.
     """
-    parsed = mentions.withColumn("_p", _parse(F.col("name"), F.col("address")))
+    parsed = mentions.withColumn("_p", F.pandas_udf(_parse, _PARSED)(F.col("name"), F.col("address")))
     sources = [
         (county_of(F.col("region_code")), city_of(F.col("region_code"))),
         (F.col("_p.addr_county"), F.col("_p.addr_city")),
@@ -97,7 +98,7 @@ def mention_features(mentions: DataFrame) -> DataFrame:
 
 def enterprise_features(enterprises: DataFrame) -> DataFrame:
     """FEATURE_COLUMNS of the enterprises (unique_id = USCC)."""
-    parsed = enterprises.withColumn("_p", _parse(F.col("ent_name"), F.col("address")))
+    parsed = enterprises.withColumn("_p", F.pandas_udf(_parse, _PARSED)(F.col("ent_name"), F.col("address")))
     return parsed.select(
         F.col("uscc").alias("unique_id"),
         *[F.col(f"_p.{c}").alias(c) for c in ("name_text", "core", "core_py", "trade", "legal_family")],

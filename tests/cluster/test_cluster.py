@@ -111,6 +111,25 @@ def _kill_worker_when_running(folder: Path, after_seconds: float, done: threadin
     killed.append(time.monotonic())
 
 
+def _task_errors(folder: Path) -> str:
+    """The error of every failed task attempt (Airflow's JSON task logs), for the failure message:
+    the cluster folder is removed afterwards."""
+    found = []
+    for log in sorted((folder / "airflow" / "logs").rglob("attempt=*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            if '"level":"error"' not in line.replace(" ", ""):
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            for detail in event.get("error_detail") or []:
+                frames = [f"{f['filename']}:{f['lineno']}" for f in detail.get("frames", [])[-4:]]
+                found.append(f"{log.relative_to(folder)}: {detail.get('exc_type')}: "
+                             f"{str(detail.get('exc_value'))[:500]} at {' <- '.join(reversed(frames))}")
+    return "\n".join(found[:20]) or "(no task error logged)"
+
+
 @pytest.fixture(scope="module")
 def cluster_run(cluster, landing):
     folder, env = cluster
@@ -125,6 +144,8 @@ def cluster_run(cluster, landing):
     started = time.monotonic()
     try:
         result = _run(command, env, 3600, "the main DAG on the cluster")
+    except AssertionError as failure:
+        raise AssertionError(f"{failure}\n{_task_errors(folder)}") from None
     finally:
         done.set()
     return {"lake": lake, "seconds": time.monotonic() - started, "worker_killed": bool(killed),
