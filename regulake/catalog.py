@@ -110,6 +110,9 @@ def attach_catalog(spark: SparkSession, settings: Settings, refresh: bool = Fals
     if attached == lake_root and not refresh:
         return
     if attached and attached != lake_root:
+        if str(spark.conf.get("spark.sql.catalogImplementation", "in-memory")) == "hive":
+            raise RuntimeError(f"this session's metastore catalog belongs to {attached}; a session for "
+                               f"{lake_root} needs its own metastore (catalog: hive_metastore)")
         _detach(spark)
     for layer in settings.layers:
         ensure_database(spark, lake_root, layer)

@@ -216,8 +216,24 @@ class MaintenanceConfig(StrictModel):
         return self
 
 
+class MetastoreConfig(StrictModel):
+    """`metastore:` — the Hive metastore database used when `catalog: hive_metastore`."""
+
+    url: str | None = None  # jdbc:postgresql://host:port/database
+    user: str | None = None
+    # The environment variable holding the password (never in a file under version control).
+    password_env: str = "REGULAKE_METASTORE_PASSWORD"
+
+
 class RegulakeConfig(StrictModel):
     lake: LakeConfig
+    # lake_path: every process fills Spark's in-memory catalog from the lake's own folders (no
+    # metastore; the embedded default). hive_metastore: Spark's Hive client keeps the tables and
+    # the `public` views in a metastore database (`metastore:`, schema created once by
+    # `python -m regulake.metastore`), which every Spark process, the stock Thrift server and
+    # other engines share.
+    catalog: Literal["lake_path", "hive_metastore"] = "lake_path"
+    metastore: MetastoreConfig = Field(default_factory=MetastoreConfig)
     spark: SparkConfig
     airflow: AirflowConfig
     serve: ServeConfig = Field(default_factory=ServeConfig)

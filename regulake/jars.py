@@ -2,8 +2,8 @@
 
 `python -m regulake.jars` prints one Maven coordinate per line; `make setup`
 fetches them into .jars/ with `mvn dependency:copy` (more robust here than
-Ivy at session start). `python -m regulake.jars --cluster` prints what s3a
-needs beyond that (`make setup-cluster`).
+Ivy at session start). `python -m regulake.jars --cluster` prints what s3a and a
+PostgreSQL metastore need beyond that (`make setup-cluster`).
 """
 
 from __future__ import annotations
@@ -55,20 +55,29 @@ def s3a_artifacts() -> list[str]:
             *(f"{name}:{ver}" for name, ver in HADOOP_AWS_DEPENDENCIES[hadoop].items())]
 
 
+# The metastore database's JDBC driver (catalog: hive_metastore on PostgreSQL).
+METASTORE_JDBC_DRIVER = "org.postgresql:postgresql:42.7.14"
+
+
 def required_artifacts() -> list[str]:
-    return delta_artifacts() + list(load_settings().spark.get("extra_packages") or [])
+    settings = load_settings()
+    metastore = [METASTORE_JDBC_DRIVER] if settings.config.catalog == "hive_metastore" else []
+    return list(dict.fromkeys(delta_artifacts() + metastore + list(settings.spark.get("extra_packages") or [])))
+
+
+def jar_path(artifact: str) -> Path:
+    """Where `make setup` (or `make setup-cluster`) put a fetched artifact; raises with the fix when missing."""
+    _group, name, ver = artifact.split(":")
+    path = JARS_DIR / f"{name}-{ver}.jar"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `make setup` (`make setup-cluster` for the cluster's "
+                                f"jars) to fetch {artifact}")
+    return path
 
 
 def local_jar_paths() -> list[str]:
     """Paths of the fetched jars; raises with the fix when one is missing."""
-    paths = []
-    for artifact in required_artifacts():
-        _group, name, ver = artifact.split(":")
-        path = JARS_DIR / f"{name}-{ver}.jar"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: run `make setup` to fetch {artifact}")
-        paths.append(str(path))
-    return paths
+    return [str(jar_path(artifact)) for artifact in required_artifacts()]
 
 
 _RESOLVE = """
@@ -107,4 +116,4 @@ def resolved_package_jars(conf: dict[str, str]) -> list[str]:
 
 
 if __name__ == "__main__":
-    print("\n".join(s3a_artifacts() if "--cluster" in sys.argv[1:] else required_artifacts()))
+    print("\n".join([*s3a_artifacts(), METASTORE_JDBC_DRIVER] if "--cluster" in sys.argv[1:] else required_artifacts()))

@@ -37,9 +37,18 @@ def session_conf(settings: Settings) -> dict[str, str]:
 
     conf = {str(k): str(v) for k, v in (settings.spark.get("conf") or {}).items()}
     conf.update(DELTA_CONF)
-    # No Hive metastore: every process keeps an in-memory catalog rebuilt from
-    # the lake's own paths, so any number of processes can share the lake.
-    conf["spark.sql.catalogImplementation"] = "in-memory"
+    if settings.config.catalog == "hive_metastore":
+        from regulake.metastore import metastore_conf
+
+        for key, value in metastore_conf(settings).items():
+            if key == "spark.driver.extraClassPath":  # beside any the settings give
+                present = [p for p in str(conf.get(key, "")).split(os.pathsep) if p]
+                value = os.pathsep.join(dict.fromkeys([*present, value]))
+            conf[key] = value
+    else:
+        # No metastore: every process keeps an in-memory catalog rebuilt from the lake's own
+        # paths, so any number of processes can share the lake.
+        conf["spark.sql.catalogImplementation"] = "in-memory"
     conf["spark.sql.warehouse.dir"] = f"{settings.lake_root}/_warehouse"
     if settings.spark.get("jar_source", "local") == "packages":
         conf["spark.jars.packages"] = ",".join(required_artifacts())

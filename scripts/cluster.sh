@@ -114,6 +114,11 @@ export REGULAKE__SPARK__EXTRA_PACKAGES='$jars'
 # chain reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, on the driver and on every executor.
 export REGULAKE__SPARK__CONF='{"spark.hadoop.fs.s3a.endpoint": "http://127.0.0.1:$S3_PORT", "spark.hadoop.fs.s3a.endpoint.region": "us-east-1", "spark.hadoop.fs.s3a.path.style.access": "true", "spark.hadoop.fs.s3a.connection.ssl.enabled": "false", "spark.pyspark.python": "$VENV/bin/python", "spark.executor.memory": "2g", "spark.executor.cores": "1", "spark.cores.max": "2", "spark.driver.memory": "3g", "spark.sql.shuffle.partitions": "4"}'
 export REGULAKE__LAKE__ROOT=s3a://lake/regulake
+# The shared catalog's metastore database (PostgreSQL). The cluster keeps the lake-path catalog
+# (the Connect server holds it for every task); \`export REGULAKE__CATALOG=hive_metastore\` to use it.
+export REGULAKE__METASTORE__URL=jdbc:postgresql://127.0.0.1:$PG_PORT/metastore
+export REGULAKE__METASTORE__USER=metastore
+export REGULAKE_METASTORE_PASSWORD=$pg_password
 export REGULAKE__PIPELINE__LANDING_ROOT=s3a://landing/regulake
 # The loopback cluster runs what is triggered (scripts/cluster.sh run); no daily schedule.
 export REGULAKE__PIPELINE__SCHEDULE=null
@@ -171,11 +176,17 @@ start_postgres() {
   fi
   export PGPASSWORD=$REGULAKE_CLUSTER_PG_PASSWORD
   local psql=(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
-  if [ -z "$("${psql[@]}" -c "select 1 from pg_roles where rolname='airflow'")" ]; then
-    "${psql[@]}" -c "create role airflow login password '$REGULAKE_CLUSTER_PG_PASSWORD'"
-    "${psql[@]}" -c "create database airflow owner airflow"
-  fi
-  say "PostgreSQL on 127.0.0.1:$PG_PORT (data $data, database airflow)"
+  local role
+  for role in airflow metastore; do  # Airflow's metadata DB; the Hive metastore (catalog: hive_metastore)
+    if [ -z "$("${psql[@]}" -c "select 1 from pg_roles where rolname='$role'")" ]; then
+      "${psql[@]}" -c "create role $role login password '$REGULAKE_CLUSTER_PG_PASSWORD'"
+      "${psql[@]}" -c "create database $role owner $role"
+    fi
+  done
+  # The metastore's tables, created once up front (regulake/metastore.py says why).
+  "$VENV/bin/python" -m regulake.metastore >"$CLUSTER_DIR/logs/metastore-init.log" 2>&1 \
+    || die "creating the metastore schema failed (log: $CLUSTER_DIR/logs/metastore-init.log)"
+  say "PostgreSQL on 127.0.0.1:$PG_PORT (data $data, databases airflow and metastore)"
 }
 
 start_seaweedfs() {

@@ -201,3 +201,47 @@ def test_serve_on_the_cluster_answers_a_hiveserver2_query(cluster, cluster_run, 
             server.wait(60)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+_WRITE_THROUGH_METASTORE = """
+from regulake import lake
+from regulake.catalog import save_view
+from regulake.config import load_settings
+from regulake.spark import get_spark
+
+settings = load_settings()
+spark = get_spark(settings)
+lake.append(spark, settings, "gold", "metastore_probe", spark.createDataFrame([(1, "a"), (2, "b")], "id int, v string"))
+save_view(spark, settings, "public", "metastore_probe_v", "SELECT id FROM gold.metastore_probe")
+"""
+
+# Another engine: a plain Spark session with Delta and the metastore settings only (not get_spark,
+# so no lake-path attach): whatever it sees comes from the metastore.
+_READ_FROM_ANOTHER_ENGINE = """
+import json
+from pyspark.sql import SparkSession
+from regulake.config import load_settings
+from regulake.jars import local_jar_paths
+from regulake.metastore import metastore_conf
+from regulake.spark import DELTA_CONF
+
+builder = SparkSession.builder.master("local[1]").appName("another-engine")
+for key, value in {**DELTA_CONF, **metastore_conf(load_settings()), "spark.jars": ",".join(local_jar_paths())}.items():
+    builder = builder.config(key, value)
+spark = builder.getOrCreate()
+print(json.dumps({"gold": sorted(t.name for t in spark.catalog.listTables("gold")),
+                  "view_rows": spark.sql("SELECT count(*) FROM public.metastore_probe_v").first()[0]}))
+"""
+
+
+def test_the_hive_metastore_catalog_is_shared_with_other_engines(cluster, tmp_path):
+    """catalog: hive_metastore on the cluster's PostgreSQL: a table and a `public` view created by one
+    process are seen by a plain Spark session in another that never looked at the lake's folders."""
+    _folder, env = cluster
+    hive = {k: v for k, v in env.items() if k != "REGULAKE__SPARK__REMOTE"} | {
+        "REGULAKE__CATALOG": "hive_metastore", "REGULAKE__SPARK__MASTER": "local[1]",
+        "REGULAKE__LAKE__ROOT": str(tmp_path / "lake")}
+    _run([PYTHON, "-c", _WRITE_THROUGH_METASTORE], hive, 600, "writing through the metastore catalog")
+    read = _run([PYTHON, "-c", _READ_FROM_ANOTHER_ENGINE], hive, 600, "reading from another engine")
+    seen = json.loads(read.stdout.strip().splitlines()[-1])
+    assert seen == {"gold": ["metastore_probe"], "view_rows": 2}
