@@ -14,6 +14,9 @@ Each process keeps Spark's in-memory catalog and fills it from the lake:
 Delta's transaction log gives readers a consistent snapshot while other
 processes write, so sharing needs no lock. A table created after a process
 attached becomes visible there after `refresh_catalog()`.
+
+With `catalog: hive_metastore` (regulake/metastore.py) the same attach runs, but the entries
+it makes are kept in the shared metastore database, where other engines find them too.
 """
 
 from __future__ import annotations
