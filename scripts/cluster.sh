@@ -103,8 +103,9 @@ export AWS_ACCESS_KEY_ID=$access
 export AWS_SECRET_ACCESS_KEY=$secret_key
 export AWS_REGION=us-east-1
 export REGULAKE_CLUSTER_PG_PASSWORD=$pg_password
-# The key of person_id (a keyed hash of the resident ID): a secret outside the lake.
-export REGULAKE_PERSON_ID_SALT=$(secret)
+# The key of person_id (a keyed hash of the resident ID): a secret outside the lake. A key already
+# in the environment is kept (person_id must stay the same for a lake that already has one).
+export REGULAKE_PERSON_ID_SALT=${REGULAKE_PERSON_ID_SALT:-$(secret)}
 export REGULAKE__SPARK__MASTER=spark://127.0.0.1:$SPARK_MASTER_PORT
 # Every regulake process (Airflow tasks, the CLI) is a client of the one Spark Connect server;
 # the server itself (regulake connect-server) is the driver and uses the master above.
