@@ -91,7 +91,10 @@ secret() { "$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(16))';
 
 write_env() {
   local env_file=$CLUSTER_DIR/env
-  [ -s "$env_file" ] && return 0
+  if [ -s "$env_file" ]; then
+    grep -q REGULAKE__METASTORE__URL "$env_file" && return 0
+    die "$env_file was written by an older cluster.sh (no Spark Connect server, no metastore settings): stop the cluster and remove $CLUSTER_DIR (its data goes too) for a fresh one"
+  fi
   local access secret_key pg_password jars
   access=regulake-$(secret | cut -c1-8); secret_key=$(secret); pg_password=$(secret)
   jars=$(cluster_artifacts | "$VENV/bin/python" -c 'import sys, json; print(json.dumps([l.strip() for l in sys.stdin if l.strip()]))')
