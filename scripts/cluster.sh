@@ -114,9 +114,11 @@ export REGULAKE__SPARK__MASTER=spark://127.0.0.1:$SPARK_MASTER_PORT
 # the server itself (regulake connect-server) is the driver and uses the master above.
 export REGULAKE__SPARK__REMOTE=sc://127.0.0.1:$CONNECT_PORT
 export REGULAKE__SPARK__EXTRA_PACKAGES='$jars'
-# Merged into spark.conf of conf/regulake.yaml. Credentials are not here: s3a's default provider
+# Merged into spark.conf of conf/regulake.yaml. spark.cores.max 1: the Connect server (the driver of
+# every task) holds one worker's core and leaves the other to \`regulake serve\` and ad-hoc apps.
+# Credentials are not here: s3a's default provider
 # chain reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, on the driver and on every executor.
-export REGULAKE__SPARK__CONF='{"spark.hadoop.fs.s3a.endpoint": "http://127.0.0.1:$S3_PORT", "spark.hadoop.fs.s3a.endpoint.region": "us-east-1", "spark.hadoop.fs.s3a.path.style.access": "true", "spark.hadoop.fs.s3a.connection.ssl.enabled": "false", "spark.pyspark.python": "$VENV/bin/python", "spark.executor.memory": "2g", "spark.executor.cores": "1", "spark.cores.max": "2", "spark.driver.memory": "3g", "spark.sql.shuffle.partitions": "4"}'
+export REGULAKE__SPARK__CONF='{"spark.hadoop.fs.s3a.endpoint": "http://127.0.0.1:$S3_PORT", "spark.hadoop.fs.s3a.endpoint.region": "us-east-1", "spark.hadoop.fs.s3a.path.style.access": "true", "spark.hadoop.fs.s3a.connection.ssl.enabled": "false", "spark.pyspark.python": "$VENV/bin/python", "spark.executor.memory": "2g", "spark.executor.cores": "1", "spark.cores.max": "1", "spark.driver.memory": "3g", "spark.sql.shuffle.partitions": "4"}'
 export REGULAKE__LAKE__ROOT=s3a://lake/regulake
 # The shared catalog's metastore database (PostgreSQL). The cluster keeps the lake-path catalog
 # (the Connect server holds it for every task); \`export REGULAKE__CATALOG=hive_metastore\` to use it.
