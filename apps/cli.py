@@ -244,22 +244,24 @@ def risk_backtest(
     cuts: Annotated[str | None, typer.Option(
         "--cuts", help="Cut dates YYYY-MM-DD, comma-separated (default: the 3 month ends before the last "
                        "horizon of inspections)")] = None,
-    window_days: Annotated[int, typer.Option("--window-days", help="Training history before each cut")] = 730,
+    window_days: Annotated[int | None, typer.Option(
+        "--window-days", help="Training history before each cut (default: model.training_window_days)")] = None,
     horizon_days: Annotated[int, typer.Option("--horizon-days", help="Inspections scored after each cut")] = 90,
     out_file: Annotated[Path, typer.Option("--out", help="Markdown report")] = Path(
         "benchmarks/results/risk_backtest.md"),
 ) -> None:
-    """Train on the inspection history before each cut date, score the random inspections after it."""
+    """Train on the inspection history before each cut date, classify on it, score the random inspections
+    after it; writes the markdown report and gold.risk_backtest (charted in the run report)."""
     _logging(False)
     from datetime import datetime, timedelta
 
     from pyspark.sql import functions as F
 
-    from jobs.risk.backtest import backtest_cut, render
+    from jobs.risk.backtest import figures_frame, render, run_backtest
     from jobs.risk.config import load_risk_config
     from jobs.risk.job import read_gold
     from jobs.risk.training import cut_before
-    from jobs.scorecards.config import load_config as load_scorecard_config
+    from regulake import lake as lake_io
     from regulake.spark import get_spark
 
     settings = _settings(lake)
@@ -268,7 +270,8 @@ def risk_backtest(
     if gold.get("fct_inspection") is None or gold.get("dim_enterprise") is None:
         raise typer.BadParameter(f"{settings.lake_root} has no gold.fct_inspection or gold.dim_enterprise: "
                                  "run the pipeline first", param_hint="--lake")
-    random_types = list(load_scorecard_config().option("random_task_types"))
+    cfg = load_risk_config()
+    window_days = window_days or cfg.model.training_window_days
     if cuts:
         cut_dates = [date.fromisoformat(c.strip()) for c in cuts.split(",") if c.strip()]
     else:
@@ -278,18 +281,18 @@ def risk_backtest(
         cut_dates = [cut_before(last - timedelta(days=horizon_days))]
         for _ in range(2):
             cut_dates.insert(0, cut_before(cut_dates[0]))
-    cfg = load_risk_config()
-    results = []
-    for cut in cut_dates:
-        console.print(f"backtest: cut {cut} (train {window_days} days before, score {horizon_days} days after)")
-        results.append(backtest_cut(gold, cfg, cut, random_task_types=random_types, window_days=window_days,
-                                    horizon_days=horizon_days))
-        console.print(json.dumps(results[-1], ensure_ascii=False, default=str))
-    meta = {"generated_at": datetime.now().isoformat(timespec="seconds"), "lake": settings.lake_root,
+    console.print(f"backtest: cuts {', '.join(map(str, cut_dates))} (train {window_days} days before each, "
+                  f"score {horizon_days} days after)")
+    results = run_backtest(gold, cfg, cut_dates, window_days=window_days, horizon_days=horizon_days)
+    generated = datetime.now()
+    meta = {"generated_at": generated.isoformat(timespec="seconds"), "lake": settings.lake_root,
             "window_days": window_days, "horizon_days": horizon_days}
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(render(results, meta), encoding="utf-8")
-    console.print(f"[green]wrote[/] {out_file}")
+    frame = figures_frame(results, generated)
+    if not frame.empty:
+        lake_io.overwrite(spark, settings, "gold", "risk_backtest", spark.createDataFrame(frame))
+    console.print(f"[green]wrote[/] {out_file} and gold.risk_backtest ({len(frame)} rows)")
 
 
 if __name__ == "__main__":

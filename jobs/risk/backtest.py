@@ -1,29 +1,42 @@
-"""Out-of-time backtest of the risk score: train before a cut date, score the inspections after it.
+"""Out-of-time backtest of the risk classes: train before a cut date, score the inspections after it.
 
-For each cut date: the learned scorecard (`learned.py`) is fitted on the point-in-time rows
-of random inspections in the `window_days` before the cut (`training.py`), then scores the
-random inspections of the `horizon_days` after it, from their indicators as of the month end
-before each. The hand-weighted score of conf/risk.yaml scores the same rows. Both get a rank
-AUC with a bootstrap interval, and the hand classes their problem-found rates, so the
-report says whether learning beats the hand weights out of time. Writes nothing to the lake.
+For each cut date: a learned scorecard (`learned.py`) is fitted on the random inspections of
+the training window before the cut, each with its indicators as of the month end before it
+(`training.py`); the enterprises 存续 on the cut date are classified with it (cut-offs
+calibrated to the target shares on that date, vetoes applied), and with the hand weights of
+conf/risk.yaml. The random inspections of the `horizon_days` after the cut are then scored
+by the class and score each enterprise had on the cut date: what the province would have
+known when it drew them. Per cut and scorer:
+
+- AUC of the score, with a bootstrap interval;
+- problem-found rate per scored class (vetoes apart) and per veto, with counts;
+- class shares on the cut date;
+- lift: problems the 双随机 plan would find at the configured sampling ratios against a
+  uniform draw of the same size;
+- stability: the share of enterprises whose class is the same as on the previous cut.
+
+`run_backtest` computes; `render` writes the markdown; `figures_frame` is the long table the
+run report charts (gold.risk_backtest).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.risk.config import RiskConfig
+from jobs.risk.config import CLASSES, RiskConfig
 from jobs.risk.indicators import Gold
-from jobs.risk.learned import fit_scorecard, score
-from jobs.risk.scoring import score_enterprises
-from jobs.risk.training import LABEL, training_rows
+from jobs.risk.learned import fit_scorecard
+from jobs.risk.scoring import missing_is_zero
+from jobs.risk.training import LABEL, point_in_time_values, random_inspections
 
+log = logging.getLogger(__name__)
 BOOTSTRAP = 200
+SCORERS = ("learned", "hand")
 
 
 def rank_auc(scores, outcomes) -> float:
@@ -47,61 +60,148 @@ def auc_interval(scores: np.ndarray, outcomes: np.ndarray, seed: int = 7,
     return rank_auc(scores, outcomes), float(low), float(high)
 
 
-def hand_scores(rows: DataFrame, cfg: RiskConfig) -> DataFrame:
-    """inspection_id, risk_score, band_class of the hand weights, from the rows' own indicator values."""
-    codes = [indicator.code for indicator in cfg.indicators]
-    frame = rows.select(F.col("inspection_id").alias("entity_id"))
-    long = rows.select(F.col("inspection_id").alias("entity_id"), F.explode(F.array(*[
-        F.struct(F.lit(c).alias("indicator_code"), F.col(f"`{c}`").cast("double").alias("value")) for c in codes
-    ])).alias("v")).select("entity_id", "v.indicator_code", "v.value").where(F.col("value").isNotNull())
-    return score_enterprises(frame, long, cfg).select(
-        F.col("entity_id").alias("inspection_id"), "risk_score", "band_class")
+def class_rates(inspected: pd.DataFrame) -> dict[str, tuple[int, float]]:
+    """Scored classes (no veto) and each veto apart: (inspections, problem-found rate)."""
+    label = np.where(inspected["veto_reason"].isna(), inspected["band_class"],
+                     "veto: " + inspected["veto_reason"].fillna(""))
+    grouped = inspected.assign(label=label).groupby("label")[LABEL].agg(["size", "mean"])
+    return {str(k): (int(r["size"]), round(float(r["mean"]), 4)) for k, r in grouped.iterrows()}
 
 
-def backtest_cut(gold: Gold, cfg: RiskConfig, cut: date, *, random_task_types: list[str], window_days: int,
-                 horizon_days: int, min_events: int = 50) -> dict:
-    """The figures of one cut date (see the module docstring)."""
+def strictly_rising(rates: dict[str, tuple[int, float]], min_inspections: int = 0) -> bool:
+    """Scored classes' rates rise strictly A < B < C < D, each with at least `min_inspections`."""
+    scored = [rates.get(c) for c in CLASSES]
+    return (all(r is not None and r[0] >= min_inspections for r in scored)
+            and all(a[1] < b[1] for a, b in zip(scored, scored[1:], strict=False)))
+
+
+def sampling_lift(population: pd.Series, inspected: pd.DataFrame, ratios: dict[str, float]) -> float:
+    """Expected problems of the 双随机 plan (ratio per class) over a uniform draw of the same size.
+
+    `population`: enterprises per class on the cut date; a class's problem-found rate is that
+    of its inspections after the cut (the overall rate where it had none).
+    """
+    overall = float(inspected[LABEL].mean())
+    rates = inspected.groupby("risk_class")[LABEL].mean().reindex(list(CLASSES)).fillna(overall)
+    counts = population.reindex(list(CLASSES)).fillna(0)
+    drawn = sum(float(ratios[c]) * counts[c] for c in CLASSES)
+    uniform_rate = float((counts * rates).sum() / counts.sum())
+    planned = sum(float(ratios[c]) * counts[c] * rates[c] for c in CLASSES)
+    return round(planned / (drawn * uniform_rate), 3) if drawn and uniform_rate else float("nan")
+
+
+def run_backtest(gold: Gold, cfg: RiskConfig, cuts: list[date], *, window_days: int, horizon_days: int) -> list[dict]:
+    """The figures of each cut date (module docstring), in cut order."""
+    from jobs.risk.job import classify
+
+    cuts = sorted(cuts)
+    types = list(cfg.model.random_task_types)
+    inspections = random_inspections(gold["fct_inspection"], types, cuts[0] - timedelta(days=window_days),
+                                     cuts[-1] + timedelta(days=horizon_days)).cache()
+    # Training rows of every cut at once: their windows overlap.
+    trained = inspections.where(F.col("inspection_date") <= F.lit(cuts[-1]))
+    values = point_in_time_values(gold, cfg, trained).join(inspections.select("inspection_id", "inspection_date",
+                                                                                LABEL), "inspection_id").toPandas()
     codes = [indicator.code for indicator in cfg.indicators]
-    # Null means "none happened" where the hand weights score a missing value as 0 (counts).
-    zero = frozenset(i.code for i in cfg.indicators if not i.missing)
-    train = training_rows(gold, cfg, random_task_types, cut - timedelta(days=window_days), cut).toPandas()
-    later = training_rows(gold, cfg, random_task_types, cut + timedelta(days=1), cut + timedelta(days=horizon_days))
-    hand = hand_scores(later, cfg)
-    test = later.join(hand, "inspection_id").toPandas()
-    model = fit_scorecard(train, codes, f"backtest-{cut.isoformat()}", min_events=min_events, missing_is_zero=zero)
-    y = test[LABEL].astype(bool).to_numpy()
-    figures = {"cut": cut.isoformat(), "train_rows": len(train), "train_events": int(train[LABEL].sum()),
-               "test_rows": len(test), "test_events": int(y.sum()),
-               "hand_auc": auc_interval(test["risk_score"].to_numpy(float), y) if len(test) else None,
-               "learned_auc": None, "model": None if model is None else list(model.indicators)}
-    if model is not None and len(test):
-        figures["learned_auc"] = auc_interval(score(model, test, zero).to_numpy(float), y)
-    rates = test.groupby("band_class")[LABEL].agg(["size", "sum"]) if len(test) else pd.DataFrame()
-    figures["hand_class_rates"] = {k: (int(r["size"]), round(float(r["sum"]) / r["size"], 4))
-                                   for k, r in rates.iterrows()}
-    return figures
+    features = pd.DataFrame([{c: v.get(c) for c in codes} for v in values["indicator_values"]], columns=codes,
+                            index=values.index, dtype=float)
+    history = pd.concat([values[["inspection_id", "entity_id", "inspection_date", LABEL]], features], axis=1)
+    later_all = inspections.select("inspection_id", "entity_id", "inspection_date", LABEL).toPandas()
+    results, previous = [], {}
+    for cut in cuts:
+        train = history[(history["inspection_date"] > cut - timedelta(days=window_days))
+                        & (history["inspection_date"] <= cut)]
+        model = fit_scorecard(train, codes, f"backtest/{cut.isoformat()}", min_events=cfg.model.min_events,
+                              min_iv=cfg.model.min_iv, missing_is_zero=missing_is_zero(cfg), max_score=cfg.max_score)
+        later = later_all[(later_all["inspection_date"] > cut)
+                          & (later_all["inspection_date"] <= cut + timedelta(days=horizon_days))]
+        figures = {"cut": cut.isoformat(), "train_rows": len(train), "train_events": int(train[LABEL].sum()),
+                   "model": None if model is None else list(model.indicators)}
+        for scorer in SCORERS:
+            if scorer == "learned" and model is None:
+                figures[scorer] = None
+                continue
+            classes, _ = classify(gold, None, cfg, cut, model if scorer == "learned" else None)
+            classes = classes.select("entity_id", "risk_score", "risk_class", "band_class", "veto_reason").toPandas()
+            inspected = later.merge(classes, on="entity_id")
+            y = inspected[LABEL].astype(bool).to_numpy()
+            shares = classes["risk_class"].value_counts()
+            kept = previous.get(scorer)
+            stability = None
+            if kept is not None:
+                both = classes[["entity_id", "risk_class"]].merge(kept, on="entity_id", suffixes=("", "_before"))
+                stability = round(float((both["risk_class"] == both["risk_class_before"]).mean()), 4)
+            previous[scorer] = classes[["entity_id", "risk_class"]]
+            figures[scorer] = {
+                "test_rows": len(inspected), "test_events": int(y.sum()),
+                "auc": auc_interval(inspected["risk_score"].to_numpy(float), y) if len(inspected) else None,
+                "rates": class_rates(inspected) if len(inspected) else {},
+                "shares": {c: round(float(shares.get(c, 0)) / len(classes), 4) for c in CLASSES},
+                "lift": sampling_lift(shares, inspected, cfg.sampling["ratios"]) if len(inspected) else None,
+                "stability": stability,
+            }
+        log.info("backtest cut %s: %s", cut, figures)
+        results.append(figures)
+    return results
+
+
+def figures_frame(results: list[dict], generated_at) -> pd.DataFrame:
+    """The long table of gold.risk_backtest: one row per cut, scorer and class or veto label."""
+    rows = []
+    for r in results:
+        for scorer in SCORERS:
+            s = r.get(scorer)
+            if s is None:
+                continue
+            auc = s["auc"] or (None, None, None)
+            common = {"cut_date": date.fromisoformat(r["cut"]), "scorer": scorer, "auc": auc[0], "auc_low": auc[1],
+                      "auc_high": auc[2], "lift": s["lift"], "stability": s["stability"], "generated_at": generated_at}
+            for label, (n, rate) in s["rates"].items():
+                rows.append({**common, "label": label, "inspections": n, "problem_found_rate": rate,
+                             "share": s["shares"].get(label)})
+    columns = ["cut_date", "scorer", "label", "inspections", "problem_found_rate", "share", "auc", "auc_low",
+               "auc_high", "lift", "stability", "generated_at"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def render(results: list[dict], meta: dict) -> str:
     def auc(value) -> str:
-        return "–" if value is None else f"{value[0]:.3f} [{value[1]:.3f}, {value[2]:.3f}]"
+        return "–" if not value else f"{value[0]:.3f} [{value[1]:.3f}, {value[2]:.3f}]"
+
+    def rates(s: dict) -> str:
+        scored = [f"{c} {s['rates'][c][0]} {s['rates'][c][1]:.0%}" for c in CLASSES if c in s["rates"]]
+        vetoes = [f"{k} {n} {rate:.0%}" for k, (n, rate) in sorted(s["rates"].items()) if k.startswith("veto")]
+        return ", ".join(scored) + ("; " + ", ".join(vetoes) if vetoes else "")
 
     lines = [
-        "# Risk score: out-of-time backtest",
+        "# Risk classes: out-of-time backtest",
         "",
-        f"Generated {meta['generated_at']} by `regulake risk backtest --lake {meta['lake']}` (training window "
-        f"{meta['window_days']} days before each cut, scored horizon {meta['horizon_days']} days after; random "
-        f"inspections only; AUC with a {BOOTSTRAP}-resample bootstrap 95 % interval).",
+        f"Generated {meta['generated_at']} by `regulake risk backtest --lake {meta['lake']}`. For each cut date: "
+        f"the learned scorecard is fitted on the random inspections of the {meta['window_days']} days before the "
+        f"cut (indicators as of the month end before each), the enterprises are classified on the cut date (band "
+        f"cut-offs calibrated to the target shares, vetoes applied), and the random inspections of the "
+        f"{meta['horizon_days']} days after it are scored by that class and score. The hand weights and bands of "
+        f"conf/risk.yaml score the same inspections. AUC with a {BOOTSTRAP}-resample bootstrap 95 % interval; lift "
+        f"= problems the 双随机 plan finds at the configured ratios / a uniform draw of the same size; stability = "
+        f"enterprises in the same class as on the previous cut.",
         "",
-        "| cut | train inspections (problems) | scored inspections (problems) | hand-weights AUC | learned AUC | "
-        "hand classes: inspections, problem-found rate |",
-        "|---|---:|---:|---|---|---|",
+        "| cut | scorer | train (problems) | scored inspections (problems) | AUC | A/B/C/D shares | "
+        "scored classes, then vetoes: inspections, problem-found rate | A<B<C<D | lift | stability |",
+        "|---|---|---:|---:|---|---|---|---|---:|---:|",
     ]
     for r in results:
-        classes = ", ".join(f"{k} {n} {rate:.0%}" for k, (n, rate) in sorted(r["hand_class_rates"].items()))
-        lines.append(f"| {r['cut']} | {r['train_rows']} ({r['train_events']}) | {r['test_rows']} ({r['test_events']}) "
-                     f"| {auc(r['hand_auc'])} | {auc(r['learned_auc'])} | {classes} |")
-    lines += ["", "A learned AUC of – means the history before the cut was too thin to fit (the hand weights stay).",
-              ""]
+        for scorer in SCORERS:
+            s = r.get(scorer)
+            if s is None:
+                lines.append(f"| {r['cut']} | {scorer} | {r['train_rows']} ({r['train_events']}) | – | – (history too "
+                             "thin: hand weights) | | | | | |")
+                continue
+            shares = " / ".join(f"{s['shares'][c]:.1%}" for c in CLASSES)
+            stability = "–" if s["stability"] is None else f"{s['stability']:.1%}"
+            lines.append(
+                f"| {r['cut']} | {scorer} | {r['train_rows']} ({r['train_events']}) | {s['test_rows']} "
+                f"({s['test_events']}) | {auc(s['auc'])} | {shares} | {rates(s)} | "
+                f"{'yes' if strictly_rising(s['rates']) else 'no'} | {s['lift'] if s['lift'] is not None else '–'} | "
+                f"{stability} |")
+    lines.append("")
     return "\n".join(lines)
-

@@ -51,11 +51,26 @@ class VetoRule:
 
 
 @dataclass(frozen=True)
+class ModelSettings:
+    """The learned scorecard (docs/RISK.md, "Learning the weights"): what it is fitted on and when."""
+
+    method: str                       # learned | hand
+    version: str                      # a fitted model is `<version>.<YYYY-MM>` (its refit month)
+    refit: str                        # monthly
+    training_window_days: int
+    random_task_types: tuple[str, ...]
+    min_events: int
+    min_iv: float
+    target_shares: dict[str, float]   # per class, vetoes counted in their forced class
+
+
+@dataclass(frozen=True)
 class RiskConfig:
     version: str
     max_score: float
     explanation_top: int
     bands: tuple[tuple[str, float], ...]
+    model: ModelSettings
     categories: tuple[Category, ...]
     vetoes: tuple[VetoRule, ...]
     warnings: tuple[dict, ...]
@@ -141,10 +156,22 @@ class _SamplingConf(StrictModel):
     seed_base: int = 0
 
 
+class _ModelConf(StrictModel):
+    method: Literal["learned", "hand"] = "learned"
+    version: str
+    refit: Literal["monthly"] = "monthly"
+    training_window_days: int = Field(gt=0)
+    random_task_types: list[str]
+    min_events: int = Field(gt=0)
+    min_iv: float = 0.02
+    target_shares: dict[str, float]
+
+
 class _RiskFile(StrictModel):
     version: str
     score: _ScoreConf
     bands: list[_BandConf]
+    model: _ModelConf
     categories: list[_CategoryConf]
     vetoes: list[_VetoConf] = Field(default_factory=list)
     warnings: list[_WarningConf] = Field(default_factory=list)
@@ -190,6 +217,10 @@ def parse_config(raw: dict, path: Path | None = None) -> RiskConfig:
         raise ValueError("conf/risk.yaml bands: classes A-D with ascending minimums")
     vetoes = tuple(VetoRule(v["code"], v["reason"], v["force_class"], v["rule"], dict(v.get("params") or {}))
                    for v in raw.get("vetoes", []))
+    model = raw["model"]
+    shares = {k: float(v) for k, v in model["target_shares"].items()}
+    if set(shares) != set(CLASSES) or abs(sum(shares.values()) - 1) > 1e-6 or min(shares.values()) < 0:
+        raise ValueError("conf/risk.yaml model.target_shares: a share for each class A-D, summing to 1")
     ratios = raw["sampling"]["ratios"]
     if set(ratios) != set(CLASSES) or not all(0 <= float(r) <= 1 for r in ratios.values()):
         raise ValueError("conf/risk.yaml sampling.ratios: a ratio in [0, 1] for each class A-D")
@@ -198,6 +229,12 @@ def parse_config(raw: dict, path: Path | None = None) -> RiskConfig:
         max_score=float(raw["score"]["max"]),
         explanation_top=int(raw["score"].get("explanation_top", 3)),
         bands=bands,
+        model=ModelSettings(
+            method=model.get("method", "learned"), version=str(model["version"]), refit=model.get("refit", "monthly"),
+            training_window_days=int(model["training_window_days"]),
+            random_task_types=tuple(model["random_task_types"]), min_events=int(model["min_events"]),
+            min_iv=float(model.get("min_iv", 0.02)), target_shares=shares,
+        ),
         categories=tuple(categories),
         vetoes=vetoes,
         warnings=tuple(raw.get("warnings", [])),

@@ -223,6 +223,12 @@ def _inspections_in_window(gold: Gold, as_of: date, params: dict) -> DataFrame |
 
 
 @measure
+def inspections(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
+    """Inspections of any kind: targeted ones (重点, 投诉举报) follow suspicion."""
+    return _count(_inspections_in_window(gold, as_of, params))
+
+
+@measure
 def inspection_problems(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
     found = _inspections_in_window(gold, as_of, params)
     return None if found is None else _count(found.where(F.col("is_problem_found")))
@@ -345,6 +351,53 @@ def complaints(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
     return _count(complaints_in(gold, as_of, params["window_days"], bool(params.get("substantiated_only"))))
 
 
+@measure
+def hotline_tickets(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
+    """Every 12345 ticket linked to the enterprise (consultations too: attention is evidence)."""
+    tickets = gold.get("fct_hotline_ticket")
+    return None if tickets is None else _count(tickets.where(within_days("received_at", as_of, params["window_days"])))
+
+
+@measure
+def complaints_decayed(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
+    """Complaints weighted by recency: one received on the as-of date counts 1, one
+    `half_life_days` earlier 0.5 (recent behaviour says more than old)."""
+    found = complaints_in(gold, as_of, params["window_days"], bool(params.get("substantiated_only")))
+    if found is None:
+        return None
+    age = F.datediff(F.lit(as_of), F.to_date("received_at")).cast("double")
+    return _count(found, F.sum(F.pow(F.lit(0.5), age / F.lit(float(params["half_life_days"])))))
+
+
+@measure
+def complaint_trend(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
+    """Complaints of the last `recent_days` above what the `baseline_days` before them predict
+    (their rate times `recent_days`): positive when complaints are rising."""
+    recent_days, baseline_days = int(params["recent_days"]), int(params["baseline_days"])
+    found = complaints_in(gold, as_of, recent_days + baseline_days, False)
+    if found is None:
+        return None
+    recent = F.to_date("received_at") > F.lit(as_of - timedelta(days=recent_days))
+    expected = F.sum(F.when(~recent, 1.0).otherwise(0.0)) * F.lit(recent_days / baseline_days)
+    return _count(found, F.sum(F.when(recent, 1.0).otherwise(0.0)) - expected)
+
+
+def _mentions(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
+    mentions = gold.get("fct_sentiment_mention")
+    return None if mentions is None else mentions.where(within_days("published_at", as_of, params["window_days"]))
+
+
+@measure
+def mentions(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
+    return _count(_mentions(gold, as_of, params), F.countDistinct("item_id"))
+
+
+@measure
+def negative_share(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
+    """The share of the enterprise's online mentions that are negative (null: no mention)."""
+    return _count(_mentions(gold, as_of, params), F.avg(F.when(F.col("is_negative"), 1.0).otherwise(0.0)))
+
+
 def _negative(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
     return _flagged_within(gold, "fct_sentiment_mention", "is_negative", "published_at", as_of, params["window_days"])
 
@@ -384,6 +437,14 @@ def tax_arrears(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
     if latest is None:
         return None
     return latest.select("entity_id", F.when(F.col("has_arrears"), 1.0).otherwise(0.0).alias("value"))
+
+
+@measure
+def tax_arrears_amount(gold: Gold, as_of: date, params: dict) -> DataFrame | None:
+    latest = _latest_tax_rating(gold, as_of)
+    if latest is None:
+        return None
+    return latest.select("entity_id", F.coalesce(F.col("arrears_amount"), F.lit(0)).cast("double").alias("value"))
 
 
 def _arrears(gold: Gold, as_of: date, params: dict) -> DataFrame | None:

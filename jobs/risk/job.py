@@ -16,7 +16,9 @@ from pyspark.sql import functions as F
 from jobs.risk.config import RiskConfig, load_risk_config
 from jobs.risk.history import with_transitions
 from jobs.risk.indicators import Gold, enterprises_on, indicator_values
-from jobs.risk.scoring import score_enterprises
+from jobs.risk.learned import ScorecardModel, calibrate_cutoffs
+from jobs.risk.model import calibrated, model_in_force, store_model
+from jobs.risk.scoring import band_class, score_enterprises
 from jobs.risk.store import write_as_of
 from jobs.risk.veto import apply_vetoes, veto_matches
 from jobs.risk.warnings import complaint_surges, risk_warnings
@@ -37,7 +39,7 @@ CLASS_COLUMNS = [
     "entity_id", "as_of_date", "risk_score", "risk_class", "veto_reason", "band_class",
     "bas_points", "dyn_points", "reg_points", "rel_points", "soc_points", "top_indicators", "explanation",
     "indicator_points", "previous_as_of_date", "previous_class", "class_change",
-    "region_code", "industry_code", "key_field", "config_version",
+    "region_code", "industry_code", "key_field", "config_version", "score_method", "model_version",
 ]
 
 
@@ -49,22 +51,40 @@ def read_gold(spark: SparkSession, settings: Settings) -> dict[str, DataFrame | 
     return gold
 
 
-def classify(gold: Gold, history: DataFrame | None, cfg: RiskConfig, as_of: date) -> DataFrame:
+def classify(gold: Gold, history: DataFrame | None, cfg: RiskConfig, as_of: date,
+             model: ScorecardModel | None = None) -> tuple[DataFrame, ScorecardModel | None]:
     """The classes of one as-of date with their transitions (CLASS_COLUMNS plus
-    previous_veto_reason, which the warnings need). Pure."""
+    previous_veto_reason, which the warnings need), and the model they were scored with.
+
+    A learned `model` without cut-offs is calibrated here, on this date's scores, so that the
+    classes hold the configured target shares (vetoed enterprises counted in their class).
+    """
     if gold.get("dim_enterprise") is None:
         raise ValueError("gold.dim_enterprise is required to classify enterprises")
     frame = enterprises_on(gold["dim_enterprise"], as_of).cache()
     gold = {**gold, "enterprises": frame}
     values = indicator_values(gold, as_of, cfg.indicators)
-    scored = score_enterprises(frame, values, cfg)
-    classes = apply_vetoes(scored, veto_matches(gold, as_of, cfg.vetoes), cfg)
+    scored = score_enterprises(frame, values, cfg, model)
+    matches = veto_matches(gold, as_of, cfg.vetoes)
+    if model is not None and model.cutoffs is None:
+        scored = scored.localCheckpoint()
+        model = calibrated(model, cutoffs_for(scored, matches, cfg))
+        scored = scored.withColumn("band_class", band_class(F.col("risk_score"), cfg, model))
+    classes = apply_vetoes(scored, matches, cfg)
     classes = (
         classes.join(frame.select("entity_id", "region_code", "industry_code", "key_field"), "entity_id")
         .withColumn("as_of_date", F.lit(as_of))
         .withColumn("config_version", F.lit(cfg.version))
     )
-    return with_transitions(classes, history, as_of).select(*CLASS_COLUMNS, "previous_veto_reason")
+    return with_transitions(classes, history, as_of).select(*CLASS_COLUMNS, "previous_veto_reason"), model
+
+
+def cutoffs_for(scored: DataFrame, matches: DataFrame | None, cfg: RiskConfig) -> tuple[float, float, float]:
+    """Band cut-offs that give `scored` the configured target shares, vetoed enterprises in D."""
+    vetoed = scored.select("entity_id").limit(0) if matches is None else matches.select("entity_id")
+    free = scored.join(vetoed, "entity_id", "left_anti").select("risk_score").toPandas()["risk_score"]
+    forced = scored.join(vetoed, "entity_id", "left_semi").count()
+    return calibrate_cutoffs(free.to_numpy(float), forced, cfg.model.target_shares)
 
 
 def warn(gold: Gold, classes: DataFrame, cfg: RiskConfig, as_of: date) -> DataFrame:
@@ -100,9 +120,14 @@ def run(ctx: StageContext) -> dict:
         return {"run_id": run_id, "as_of": as_of.isoformat(), "skipped": True, "written": False}
     gold = read_gold(spark, settings)
     history = lake.read(spark, settings, "gold", CLASS_TABLE)
+    model, why, fitted_now = model_in_force(spark, settings, gold, cfg, as_of)
+    log.info("risk model as of %s: %s", as_of, why)
     # Materialise once before writing: the warnings derive from the classes, and the
     # history is read from the table being written.
-    classes = classify(gold, history, cfg, as_of).localCheckpoint()
+    classes, model = classify(gold, history, cfg, as_of, model)
+    classes = classes.localCheckpoint()
+    if fitted_now:
+        store_model(spark, settings, cfg, as_of, model, why)
     warnings = warn(gold, classes, cfg, as_of).localCheckpoint()
     classes = classes.select(*CLASS_COLUMNS)
     wrote_classes = write_as_of(spark, settings, CLASS_TABLE, classes, as_of)
@@ -112,6 +137,7 @@ def run(ctx: StageContext) -> dict:
         "run_id": run_id, "as_of": as_of.isoformat(), "enterprises": sum(by_class.values()),
         "by_class": dict(sorted(by_class.items())), "vetoed": classes.where(F.col("veto_reason").isNotNull()).count(),
         "warnings": warnings.count(), "written": wrote_classes or wrote_warnings, "skipped": False,
+        "model": "hand" if model is None else model.version, "model_reason": why,
     }
     stage_state.record(spark, settings, STAGE, run_id, current)
     log.info("risk classes: %s", figures)

@@ -7,10 +7,14 @@ regression, and the result is scaled to points on the 0-1000 scale, higher = ris
 the hand weights are — so an enterprise's explanation still names indicators and their
 points.
 
+Points are rescaled so that each indicator's safest bin earns 0 and the riskiest possible
+profile scores `max_score`: an enterprise's points then say how far each indicator moves it
+from the safest profile, which is what its explanation names.
+
 The model is data, not code: `ScorecardModel.table` holds one row per (indicator, bin) with
-its bounds and points, to be versioned in the lake and applied by a join. When history is
-too thin (fewer than `min_events` problem-found or problem-free inspections) `fit_scorecard`
-returns None and the hand weights stay in force.
+its bounds and points, versioned in the lake (jobs/risk/model.py) and applied without
+optbinning. When history is too thin (fewer than `min_events` problem-found or problem-free
+inspections) `fit_scorecard` returns None and the hand weights stay in force.
 """
 
 from __future__ import annotations
@@ -36,10 +40,17 @@ class ScorecardModel:
     rows: int
     events: int
     auc_in_sample: float
+    cutoffs: tuple[float, float, float] | None = None   # scores where B, C, D start (calibrate_cutoffs)
+
+
+def too_thin(events: int, rows: int, min_events: int) -> bool:
+    """Fewer problem-found, or fewer problem-free, inspections than `min_events`."""
+    return min(events, rows - events) < min_events
 
 
 def fit_scorecard(rows: pd.DataFrame, codes: list[str], version: str, *, min_events: int = 50,
-                  min_iv: float = 0.02, missing_is_zero: frozenset[str] = frozenset()) -> ScorecardModel | None:
+                  min_iv: float = 0.02, missing_is_zero: frozenset[str] = frozenset(),
+                  max_score: float = 1000.0) -> ScorecardModel | None:
     """Fit on training rows (`training.training_rows` as pandas); None when history is too thin.
 
     `missing_is_zero`: indicators whose null means "none happened" (counts), filled with 0.
@@ -51,7 +62,7 @@ def fit_scorecard(rows: pd.DataFrame, codes: list[str], version: str, *, min_eve
 
     y = rows[LABEL].astype(int).to_numpy()
     events = int(y.sum())
-    if min(events, len(y) - events) < min_events:
+    if too_thin(events, len(y), min_events):
         return None
     features = rows[codes].astype(float)
     for code in missing_is_zero & set(codes):
@@ -71,8 +82,8 @@ def fit_scorecard(rows: pd.DataFrame, codes: list[str], version: str, *, min_eve
     detailed = card.table(style="detailed")
     selected = tuple(detailed["Variable"].unique())
     fitted = card.binning_process_  # the Scorecard fits a copy of the process
-    table = pd.concat([_bins(fitted.get_binned_variable(code), detailed[detailed["Variable"] == code], code)
-                       for code in selected], ignore_index=True)
+    table = _rescaled(pd.concat([_bins(fitted.get_binned_variable(code), detailed[detailed["Variable"] == code], code)
+                                 for code in selected], ignore_index=True), max_score)
     auc = float(roc_auc_score(y, card.score(features[usable])))
     return ScorecardModel(version=version, table=table, indicators=selected, rows=len(y), events=events,
                           auc_in_sample=round(auc, 4))
@@ -96,6 +107,42 @@ def _bins(binned, rows: pd.DataFrame, code: str) -> pd.DataFrame:
         "event_rate": missing["Event rate"].to_numpy()[:1], "woe": missing["WoE"].to_numpy()[:1],
     })
     return pd.concat([out, null_bin], ignore_index=True)[list(TABLE_COLUMNS)]
+
+
+def _rescaled(table: pd.DataFrame, max_score: float) -> pd.DataFrame:
+    """Each indicator's safest bin at 0 points, the riskiest profile at `max_score`.
+
+    A bin no training row fell in (typically the null bin of a count) is given the safest
+    bin's points: no evidence earns no points.
+    """
+    table = table.copy()
+    seen = table["count"].fillna(0) > 0
+    low = table[seen].groupby("indicator_code")["points"].min()
+    table.loc[~seen, "points"] = table.loc[~seen, "indicator_code"].map(low)
+    table["points"] = table["points"] - table["indicator_code"].map(low)
+    spread = float(table.groupby("indicator_code")["points"].max().sum())
+    table["points"] = (table["points"] * (max_score / spread if spread > 0 else 0.0)).round(2)
+    return table
+
+
+def calibrate_cutoffs(scores: np.ndarray, forced_d: int, target_shares: dict[str, float]) -> tuple[float, float, float]:
+    """The scores at which B, C and D start so that the classes hold their target shares.
+
+    `scores`: the scored (not vetoed) enterprises of the calibration date; `forced_d`: the
+    vetoed ones, which count in D. Equal scores share a class, so each cut-off is the score
+    value that puts the number of enterprises below it closest to the class's cumulative
+    target. When the vetoes alone fill D's share, no scored enterprise is D (+inf).
+    """
+    ordered = np.sort(np.asarray(scores, dtype=float))
+    candidates = np.append(np.unique(ordered), math.inf)
+    below = np.searchsorted(ordered, candidates, side="left")   # enterprises under each candidate
+    total = len(ordered) + forced_d
+    cutoffs, cumulative = [], 0.0
+    for risk_class in ("A", "B", "C"):
+        cumulative += target_shares[risk_class]
+        cut = float(candidates[int(np.argmin(np.abs(below - cumulative * total)))])
+        cutoffs.append(max(cut, cutoffs[-1]) if cutoffs else cut)
+    return tuple(cutoffs)
 
 
 def indicator_points(model: ScorecardModel, rows: pd.DataFrame,

@@ -1,13 +1,20 @@
-"""From indicator values to points, a 0-1000 score, a band class and an explanation."""
+"""From indicator values to points, a 0-1000 score, a band class and an explanation.
+
+Points come from the hand weights of conf/risk.yaml or from a learned scorecard's bins
+(jobs/risk/learned.py); everything after the points (category totals, score, explanation)
+is the same for both, and each row says which was used (`score_method`, `model_version`).
+"""
 
 from __future__ import annotations
 
+import math
 import operator
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.risk.config import RiskConfig, RiskIndicator
+from jobs.risk.learned import ScorecardModel
 from regulake.spark import balanced_reduce
 
 
@@ -26,35 +33,74 @@ def risk_share(indicator: RiskIndicator, value: Column) -> Column:
     return F.when(value.isNull(), F.lit(indicator.missing)).otherwise(share)
 
 
-def band_class(score: Column, cfg: RiskConfig) -> Column:
-    result = F.lit(cfg.bands[0][0])
-    for risk_class, minimum in cfg.bands[1:]:
-        result = F.when(score >= F.lit(minimum), F.lit(risk_class)).otherwise(result)
+def band_class(score: Column, cfg: RiskConfig, model: ScorecardModel | None = None) -> Column:
+    """The hand bands of conf/risk.yaml, or the learned model's calibrated cut-offs."""
+    if model is not None and model.cutoffs is None:
+        return F.lit(None).cast("string")   # not calibrated yet (jobs/risk/model.py calibrates)
+    bands = cfg.bands if model is None else tuple(zip("ABCD", (0.0, *model.cutoffs), strict=True))
+    result = F.lit(bands[0][0])
+    for risk_class, minimum in bands[1:]:
+        if not math.isinf(minimum):
+            result = F.when(score >= F.lit(minimum), F.lit(risk_class)).otherwise(result)
     return result
+
+
+def missing_is_zero(cfg: RiskConfig) -> frozenset[str]:
+    """Indicators whose null means "none happened" (counts): the hand weights score them 0 when null."""
+    return frozenset(i.code for i in cfg.indicators if not i.missing)
+
+
+def learned_points(model: ScorecardModel, code: str, value: Column, zero_when_null: bool) -> Column:
+    """The points of the bin `value` falls in (bins: lower inclusive); the null bin's when null."""
+    bins = model.table[model.table["indicator_code"] == code]
+    if bins.empty:
+        return F.lit(0.0)
+    regular = bins[~bins["is_missing"]].sort_values("lower")
+    missing = bins.loc[bins["is_missing"], "points"]
+    lookup = F.lit(float(regular["points"].iloc[0]))
+    for lower, points in zip(regular["lower"].iloc[1:], regular["points"].iloc[1:], strict=True):
+        lookup = F.when(value >= F.lit(float(lower)), F.lit(float(points))).otherwise(lookup)
+    if zero_when_null:
+        value = F.coalesce(value, F.lit(0.0))
+    null_points = float(missing.iloc[0]) if len(missing) else 0.0
+    return F.when(value.isNull(), F.lit(null_points)).otherwise(lookup)
 
 
 def points_column(code: str) -> str:
     return f"points_{code}"
 
 
-def score_enterprises(frame: DataFrame, values: DataFrame, cfg: RiskConfig) -> DataFrame:
-    """One row per enterprise of `frame`: category points, risk_score, band_class, explanation.
+def score_enterprises(frame: DataFrame, values: DataFrame, cfg: RiskConfig,
+                      model: ScorecardModel | None = None) -> DataFrame:
+    """One row per enterprise of `frame`: category points, risk_score, band_class, explanation,
+    score_method and model_version.
 
-    `values` is the long (entity_id, indicator_code, value) of jobs.risk.indicators.
+    `values` is the long (entity_id, indicator_code, value) of jobs.risk.indicators. With a
+    `model` (cut-offs calibrated) its bins give the points and its cut-offs the bands; without
+    one, the hand weights and bands of `cfg`.
     """
     codes = [ind.code for ind in cfg.indicators]
     wide = values.groupBy("entity_id").pivot("indicator_code", codes).agg(F.first("value"))
     scored = frame.select("entity_id").join(wide, "entity_id", "left")
+    zero = missing_is_zero(cfg)
+
+    def points(ind: RiskIndicator) -> Column:
+        value = F.col(f"`{ind.code}`")
+        if model is None:
+            return F.lit(ind.points) * risk_share(ind, value)
+        return learned_points(model, ind.code, value, ind.code in zero)
+
     # One projection per step (a withColumn per indicator re-analyses the plan each time).
     scored = scored.select("entity_id", *[
-        F.round(F.lit(ind.points) * risk_share(ind, F.col(f"`{ind.code}`")), 2).alias(points_column(ind.code))
-        for ind in cfg.indicators
+        F.round(points(ind), 2).alias(points_column(ind.code)) for ind in cfg.indicators
     ])
     category_columns, totals = [], []
     for cat in cfg.categories:
         total = balanced_reduce(operator.add, [F.lit(0.0), *[F.col(points_column(i.code)) for i in cat.indicators]])
         category_columns.append(f"{cat.code.lower()}_points")
-        totals.append(F.round(F.least(total, F.lit(cat.max_points)), 2).alias(category_columns[-1]))
+        # A category's cap belongs to the hand weights; learned points are bounded by the fit.
+        capped = total if model is not None else F.least(total, F.lit(cat.max_points))
+        totals.append(F.round(capped, 2).alias(category_columns[-1]))
     scored = scored.select("*", *totals)
     score = F.round(F.least(balanced_reduce(operator.add, [F.col(c) for c in category_columns]), F.lit(cfg.max_score)), 1)
     contributions = F.array(*[
@@ -77,7 +123,9 @@ def score_enterprises(frame: DataFrame, values: DataFrame, cfg: RiskConfig) -> D
         "entity_id",
         *category_columns,
         score.alias("risk_score"),
-        band_class(score, cfg).alias("band_class"),
+        band_class(score, cfg, model).alias("band_class"),
+        F.lit("hand" if model is None else "learned").alias("score_method"),
+        F.lit(cfg.version if model is None else model.version).alias("model_version"),
         F.transform(top, lambda c: F.struct(c["indicator_code"].alias("indicator_code"),
                                             c["indicator_name"].alias("indicator_name"),
                                             c["points"].alias("points"))).alias("top_indicators"),

@@ -28,6 +28,7 @@ from pyspark.sql import functions as F
 
 from jobs.risk.config import RiskConfig
 from jobs.risk.indicators import Gold, enterprises_on, indicator_values
+from regulake.spark import union_all
 
 log = logging.getLogger(__name__)
 LABEL = "problem_found"
@@ -50,27 +51,38 @@ def random_inspections(inspections: DataFrame, random_task_types: list[str], sta
     )
 
 
-def training_rows(gold: Gold, cfg: RiskConfig, random_task_types: list[str], start: date, end: date) -> DataFrame:
-    """One row per random inspection dated in [start, end] of an enterprise 存续 at its cut date:
-    KEY_COLUMNS, then one double column per indicator code (null: no data), as of the cut date."""
-    inspected = random_inspections(gold["fct_inspection"], random_task_types, start, end).cache()
-    codes = [indicator.code for indicator in cfg.indicators]
-    cuts = sorted(row["cut_date"] for row in inspected.select("cut_date").distinct().collect())
+def point_in_time_values(gold: Gold, cfg: RiskConfig, inspections: DataFrame) -> DataFrame:
+    """inspection_id, entity_id, cut_date, indicator_values (map code -> value; absent: no data) of
+    the `random_inspections` rows whose enterprise was 存续 at the cut date: one indicator
+    computation per cut month, over the inspected enterprises only."""
+    inspections = inspections.cache()
+    cuts = sorted(row["cut_date"] for row in inspections.select("cut_date").distinct().collect())
     parts = []
     for number, cut in enumerate(cuts, start=1):
         started = time.monotonic()
-        frame = enterprises_on(gold["dim_enterprise"], cut)
+        rows = inspections.where(F.col("cut_date") == F.lit(cut))
+        frame = enterprises_on(gold["dim_enterprise"], cut).join(rows.select("entity_id").distinct(), "entity_id")
         values = indicator_values({**gold, "enterprises": frame}, cut, cfg.indicators)
-        wide = values.groupBy("entity_id").pivot("indicator_code", codes).agg(F.first("value"))
-        rows = inspected.where(F.col("cut_date") == F.lit(cut)).join(frame.select("entity_id"), "entity_id")
+        per_entity = values.groupBy("entity_id").agg(
+            F.map_from_entries(F.collect_list(F.struct("indicator_code", "value"))).alias("indicator_values"))
         # Materialised per cut: a union of every month's ~40 indicator plans is too large a plan to optimise.
-        parts.append(rows.join(wide, "entity_id", "left").select(*KEY_COLUMNS, *codes).localCheckpoint())
+        parts.append(rows.join(frame.select("entity_id"), "entity_id")
+                     .join(per_entity, "entity_id", "left")
+                     .select("inspection_id", "entity_id", "cut_date",
+                             F.coalesce("indicator_values", F.create_map().cast("map<string,double>"))
+                             .alias("indicator_values")).localCheckpoint())
         log.info("training rows: cut %s (%d of %d) in %.1f s", cut, number, len(cuts), time.monotonic() - started)
     if not parts:
-        schema = ", ".join([*(f"{c} {t}" for c, t in zip(KEY_COLUMNS, ("string", "string", "date", "date", "boolean"),
-                                                           strict=True)), *(f"{c} double" for c in codes)])
-        return inspected.sparkSession.createDataFrame([], schema)
-    out = parts[0]
-    for part in parts[1:]:
-        out = out.unionByName(part)
-    return out
+        return inspections.sparkSession.createDataFrame(
+            [], "inspection_id string, entity_id string, cut_date date, indicator_values map<string,double>")
+    return union_all(parts)
+
+
+def training_rows(gold: Gold, cfg: RiskConfig, random_task_types: list[str], start: date, end: date) -> DataFrame:
+    """One row per random inspection dated in [start, end] of an enterprise 存续 at its cut date:
+    KEY_COLUMNS, then one double column per indicator code (null: no data), as of the cut date."""
+    inspected = random_inspections(gold["fct_inspection"], random_task_types, start, end)
+    values = point_in_time_values(gold, cfg, inspected)
+    codes = [indicator.code for indicator in cfg.indicators]
+    return inspected.join(values.select("inspection_id", "indicator_values"), "inspection_id").select(
+        *KEY_COLUMNS, *[F.col("indicator_values")[code].alias(code) for code in codes])

@@ -18,7 +18,7 @@ SCHEMAS = {
     "fct_license": "license_no string, entity_id string, license_type string, status string, issue_date date, "
                    "valid_until date, updated_at timestamp",
     "fct_tax_credit": "tax_credit_key string, entity_id string, eval_year string, credit_grade string, "
-                      "has_arrears boolean, updated_date date",
+                      "has_arrears boolean, arrears_amount double, updated_date date",
     "fct_social_insurance_arrears": "arrears_key string, entity_id string, period string, period_start_date date, "
                                     "arrears_amount double, has_arrears boolean",
     "fct_court_dishonest": "record_id string, entity_id string, is_natural_person boolean, person_id string, "

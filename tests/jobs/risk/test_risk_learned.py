@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jobs.risk.learned import TABLE_COLUMNS, fit_scorecard, indicator_points, score
+from jobs.risk.learned import TABLE_COLUMNS, calibrate_cutoffs, fit_scorecard, indicator_points, score
 from jobs.risk.training import LABEL
 
 COUNTS = frozenset({"PEN", "NOISE"})
@@ -53,3 +53,38 @@ def test_out_of_sample_auc_comes_from_the_table_alone(model):
 
 def test_thin_history_keeps_the_hand_weights():
     assert fit_scorecard(_history(60, 3), ["PEN", "NOISE", "CAP"], "thin", missing_is_zero=COUNTS) is None
+
+
+def test_safest_bin_earns_nothing_and_the_riskiest_profile_scores_the_maximum(model):
+    table = model.table
+    assert (table.groupby("indicator_code")["points"].min() == 0).all()
+    assert abs(table.groupby("indicator_code")["points"].max().sum() - 1000) < 0.1
+
+
+TARGETS = {"A": 0.5, "B": 0.4, "C": 0.06, "D": 0.04}
+
+
+def _shares(scores, cutoffs, forced_d=0):
+    classes = np.searchsorted(np.asarray(cutoffs), scores, side="right")
+    counts = np.bincount(classes, minlength=4).astype(float)
+    counts[3] += forced_d
+    return counts / counts.sum()
+
+
+def test_cutoffs_give_the_target_shares_vetoes_counted_in_d():
+    scores = np.random.default_rng(4).gamma(2.0, 50.0, 10_000)
+    cutoffs = calibrate_cutoffs(scores, 0, TARGETS)
+    assert np.allclose(_shares(scores, cutoffs), [0.5, 0.4, 0.06, 0.04], atol=0.002)
+    # 300 vetoed of 10 300: D needs only ~112 scored enterprises more
+    vetoed = calibrate_cutoffs(scores, 300, TARGETS)
+    assert np.allclose(_shares(scores, vetoed, 300), [0.5, 0.4, 0.06, 0.04], atol=0.002)
+    # vetoes alone beyond D's share: no scored enterprise is D
+    assert calibrate_cutoffs(scores, 1_000, TARGETS)[2] == np.inf
+
+
+def test_tied_scores_share_a_class_at_the_nearest_cutoff():
+    scores = np.array([0.0] * 600 + list(np.linspace(1, 100, 400)))   # 60 % tied at zero
+    cutoffs = calibrate_cutoffs(scores, 0, TARGETS)
+    shares = _shares(scores, cutoffs)
+    assert cutoffs[0] > 0 and shares[0] == 0.6          # all the tied zeros in A: nearest to 50 %
+    assert abs(shares[0] + shares[1] - 0.9) < 0.01

@@ -11,6 +11,8 @@ from jobs.risk.scoring import band_class, score_enterprises
 
 BANDS = [{"class": "A", "min": 0}, {"class": "B", "min": 200}, {"class": "C", "min": 500}, {"class": "D", "min": 750}]
 SAMPLING = {"ratios": {"A": 0.01, "B": 0.02, "C": 0.1, "D": 0.3}}
+MODEL = {"method": "hand", "version": "t", "training_window_days": 730, "random_task_types": ["双随机"],
+         "min_events": 50, "target_shares": {"A": 0.5, "B": 0.4, "C": 0.06, "D": 0.04}}
 
 
 def small_config(max_points: float | None = None):
@@ -28,7 +30,7 @@ def small_config(max_points: float | None = None):
          "scale": {"linear": {"cap": 1}}},
     ]}]}
     return parse_config({"version": "t", "score": {"max": 1000, "explanation_top": 2}, "bands": BANDS,
-                         "categories": [first, second], "sampling": SAMPLING})
+                         "model": MODEL, "categories": [first, second], "sampling": SAMPLING})
 
 
 def values(spark, rows):
@@ -102,7 +104,7 @@ def test_shipped_configuration_has_five_categories_with_levels():
 
 
 def test_configuration_rejects_unknown_measure():
-    bad = {"version": "t", "score": {"max": 1000}, "bands": BANDS, "sampling": SAMPLING, "categories": [
+    bad = {"version": "t", "score": {"max": 1000}, "bands": BANDS, "model": MODEL, "sampling": SAMPLING, "categories": [
         {"code": "X", "name": "x", "groups": [{"code": "X1", "name": "x", "indicators": [
             {"code": "X11", "name": "x", "measure": "no_such_measure", "points": 1, "scale": "flag"}]}]}]}
     with pytest.raises(ValueError, match="unknown measure"):
