@@ -59,6 +59,15 @@ def hit_rate_by_class(inspections: DataFrame, classes: DataFrame, random_task_ty
             .withColumn("hit_rate", F.round(F.col("problems") / F.col("inspections"), 4)))
 
 
+def model_of_month(models: DataFrame, as_of: date) -> DataFrame:
+    """The risk model fitted for the as-of month (or the latest before it): what scored the classes."""
+    fitted = models.where(F.col("fit_month") <= F.lit(as_of.strftime("%Y-%m")))
+    latest = fitted.agg(F.max("fit_month").alias("_latest"))
+    return (fitted.join(latest, fitted["fit_month"] == latest["_latest"])
+            .select("model_version", "method", "training_rows", "training_events", "auc_in_sample",
+                    "cutoff_b", "cutoff_c", "cutoff_d", "reason"))
+
+
 def latest_ranking(scorecard: DataFrame, period_type: str, as_of: date) -> DataFrame:
     """The scorecard rows of the latest period of `period_type` up to the as-of date's, per unit type."""
     latest = Window.partitionBy("unit_type")
@@ -113,6 +122,28 @@ def hit_rate_chart(frame: pd.DataFrame) -> go.Figure:
         textposition="outside", cliponaxis=False))
     return _layout(figure, "双随机抽查问题发现率 by risk class, vetoes apart (hit rate)", yaxis_tickformat=".0%",
                    xaxis_title="risk class (scored) or veto", yaxis_title="problems found / random inspections")
+
+
+def backtest_chart(frame: pd.DataFrame) -> go.Figure:
+    """Problem-found rate per scored class and per veto after each cut date, one bar group per cut and scorer."""
+    figure = go.Figure()
+    for (cut, scorer), part in frame.sort_values(["cut_date", "scorer", "label"]).groupby(["cut_date", "scorer"]):
+        figure.add_trace(go.Bar(
+            x=part["label"], y=part["problem_found_rate"], name=f"{cut} · {scorer}",
+            text=[f"{r:.0%} ({n})" for r, n in zip(part["problem_found_rate"], part["inspections"], strict=True)],
+            textposition="outside", cliponaxis=False))
+    return _layout(figure, "Out-of-time backtest: problem-found rate after each cut, by class then veto",
+                   barmode="group", showlegend=True, yaxis_tickformat=".0%", xaxis_title="scored class or veto",
+                   yaxis_title="problems found / random inspections after the cut")
+
+
+def backtest_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per cut and scorer: AUC with its interval, lift, stability."""
+    first = frame.groupby(["cut_date", "scorer"], as_index=False).first()
+    return first.assign(
+        auc=[f"{a:.3f} [{lo:.3f}, {hi:.3f}]" if pd.notna(a) else "" for a, lo, hi
+             in zip(first["auc"], first["auc_low"], first["auc_high"], strict=True)],
+    )[["cut_date", "scorer", "auc", "lift", "stability"]]
 
 
 def ranking_chart(frame: pd.DataFrame, title: str) -> go.Figure:

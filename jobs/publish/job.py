@@ -45,6 +45,11 @@ INPUTS = {
                       "inspection_date date",
     "efficacy_scorecard": "unit_type string, unit_code string, unit_name string, period_type string, "
                           "period string, total_score double, rank int, band string",
+    "risk_model": "model_version string, fit_month string, method string, training_rows long, "
+                  "training_events long, auc_in_sample double, cutoff_b double, cutoff_c double, cutoff_d double, "
+                  "reason string",
+    "risk_backtest": "cut_date date, scorer string, label string, inspections long, problem_found_rate double, "
+                     "share double, auc double, auc_low double, auc_high double, lift double, stability double",
     "audit.delivery_log": "feed_id string, batch_date string, status string",
     "audit.quarantine": "feed_id string, reason_code string",
     "audit.row_accounting": "feed_id string, rows_in long, rows_accepted long, rows_duplicate long, "
@@ -77,9 +82,9 @@ def _empty(what: str) -> str:
     return f'<p class="empty">No {html.escape(what)} yet.</p>'
 
 
-def _table(frame: pd.DataFrame) -> str:
+def _table(frame: pd.DataFrame, what: str = "row accounting") -> str:
     if frame.empty:
-        return _empty("row accounting")
+        return _empty(what)
     return frame.to_html(index=False, border=0, na_rep="")
 
 
@@ -111,6 +116,14 @@ def report_sections(tables: dict[str, DataFrame], as_of: date) -> tuple[list[tup
                                              list(cfg.option("random_task_types"))))
     sections.append(("Random-inspection hit rate by risk class (vetoes apart)",
                      chart_or_empty(hits, figures.hit_rate_chart, "hit-rate-by-class", "classified inspections")))
+
+    model = _pandas(figures.model_of_month(tables["risk_model"], as_of))
+    backtest = _pandas(tables["risk_backtest"])
+    sections.append(("Risk model in force and its out-of-time backtest (vetoes apart)",
+                     (_table(model, "risk model fitted") if not model.empty else _empty("risk model fitted: hand weights"))
+                     + chart_or_empty(backtest, figures.backtest_chart, "risk-backtest",
+                                      "backtest (run `regulake risk backtest`)")
+                     + (_table(figures.backtest_summary(backtest), "backtest") if not backtest.empty else "")))
 
     ranking_html = ""
     for period_type in ("year", "month"):

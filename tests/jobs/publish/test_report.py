@@ -18,7 +18,7 @@ from tests.stages import context
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHARTS = ["risk-by-region", "risk-by-industry", "hit-rate-by-class", "scorecard-department-year",
           "scorecard-region-year", "scorecard-department-month", "scorecard-region-month",
-          "deliveries-by-status", "quarantine-by-reason"]
+          "deliveries-by-status", "quarantine-by-reason", "risk-backtest"]
 
 TABLES = {
     ("gold", "dim_enterprise"): ("entity_id string, region_code string, industry_code string, is_current boolean",
@@ -45,6 +45,22 @@ TABLES = {
                                       ("department", "SCJG", "市场监督管理局", "month", "2024-03", 70.0, 1, "yellow"),
                                       ("region", "410100", "郑州市", "year", "2024", 61.0, 1, "yellow"),
                                       ("region", "410100", "郑州市", "month", "2024-03", 61.0, 1, "yellow")]),
+    ("gold", "risk_model"): ("model_version string, fit_month string, method string, training_rows long, "
+                             "training_events long, auc_in_sample double, cutoff_b double, cutoff_c double, "
+                             "cutoff_d double, reason string",
+                             [("woe-1/2024.2/2024-02", "2024-02", "learned", 900, 300, 0.71, 120.0, 300.0, 420.0,
+                               "fitted in February"),
+                              ("woe-1/2024.2/2024-03", "2024-03", "learned", 950, 310, 0.72, 125.0, 310.0, 430.0,
+                               "fitted in March"),
+                              ("woe-1/2024.2/2024-04", "2024-04", "hand", 10, 3, None, None, None, None,
+                               "April: after the as-of date")]),
+    ("gold", "risk_backtest"): ("cut_date date, scorer string, label string, inspections long, "
+                                "problem_found_rate double, share double, auc double, auc_low double, "
+                                "auc_high double, lift double, stability double",
+                                [(date(2024, 1, 31), "learned", "A", 40, 0.1, 0.5, 0.74, 0.7, 0.78, 1.9, None),
+                                 (date(2024, 1, 31), "learned", "D", 31, 0.8, 0.035, 0.74, 0.7, 0.78, 1.9, None),
+                                 (date(2024, 1, 31), "learned", "veto: 失信被执行人", 12, 0.58, None, 0.74, 0.7,
+                                  0.78, 1.9, None)]),
     ("audit", "delivery_log"): ("feed_id string, batch_date string, status string",
                                 [("samr_penalty", "20240301", "loaded"), ("samr_penalty", "20240401", "rejected"),
                                  ("hotline_12345", "20240301", "loaded"), ("hotline_12345", "20240301", "duplicate")]),
@@ -117,6 +133,13 @@ def test_headless_chromium_draws_every_chart(published, tmp_path):
     hit_rate = dom.split('data-chart="hit-rate-by-class"')[1].split('data-chart="')[0]
     assert "100% (1/1)" in hit_rate and "0% (0/1)" in hit_rate and "veto: 失信被执行人" in hit_rate
     assert "50% (1/2)" not in hit_rate
+    # The backtest: each class and veto with its rate and count; the model of the as-of month beside it.
+    backtest = dom.split('data-chart="risk-backtest"')[1].split('data-chart="')[0]
+    assert "80% (31)" in backtest, re.findall(r"\d+% \(\d+\)", backtest)
+    assert "veto: 失信被执行人" in backtest and "2024-01-31 · learned" in backtest
+    page = Path(result["report"]).read_text(encoding="utf-8")
+    assert "fitted in March" in page and "April: after the as-of date" not in page
+    assert "0.740 [0.700, 0.780]" in page
 
 
 def test_a_cjk_font_is_installed_so_the_chinese_labels_are_not_boxes():
