@@ -30,9 +30,8 @@ from pyspark.sql import functions as F
 
 from jobs.risk.config import CLASSES, RiskConfig
 from jobs.risk.indicators import Gold
-from jobs.risk.learned import fit_scorecard
-from jobs.risk.scoring import missing_is_zero
-from jobs.risk.training import LABEL, point_in_time_values, random_inspections
+from jobs.risk.learned import fit_scorecard, too_thin
+from jobs.risk.training import LABEL, features, point_in_time_values, random_inspections
 
 log = logging.getLogger(__name__)
 BOOTSTRAP = 200
@@ -90,6 +89,13 @@ def sampling_lift(population: pd.Series, inspected: pd.DataFrame, ratios: dict[s
     return round(planned / (drawn * uniform_rate), 3) if drawn and uniform_rate else float("nan")
 
 
+def _events(inspections: pd.DataFrame, cut: date, window_days: int) -> tuple[int, int]:
+    """(problem-found, all) random inspections of the training window before `cut`."""
+    window = inspections[(inspections["inspection_date"] > cut - timedelta(days=window_days))
+                         & (inspections["inspection_date"] <= cut)]
+    return int(window[LABEL].sum()), len(window)
+
+
 def run_backtest(gold: Gold, cfg: RiskConfig, cuts: list[date], *, window_days: int, horizon_days: int) -> list[dict]:
     """The figures of each cut date (module docstring), in cut order."""
     from jobs.risk.job import classify
@@ -98,21 +104,23 @@ def run_backtest(gold: Gold, cfg: RiskConfig, cuts: list[date], *, window_days: 
     types = list(cfg.model.random_task_types)
     inspections = random_inspections(gold["fct_inspection"], types, cuts[0] - timedelta(days=window_days),
                                      cuts[-1] + timedelta(days=horizon_days)).cache()
-    # Training rows of every cut at once: their windows overlap.
-    trained = inspections.where(F.col("inspection_date") <= F.lit(cuts[-1]))
-    values = point_in_time_values(gold, cfg, trained).join(inspections.select("inspection_id", "inspection_date",
-                                                                                LABEL), "inspection_id").toPandas()
     codes = [indicator.code for indicator in cfg.indicators]
-    features = pd.DataFrame([{c: v.get(c) for c in codes} for v in values["indicator_values"]], columns=codes,
-                            index=values.index, dtype=float)
-    history = pd.concat([values[["inspection_id", "entity_id", "inspection_date", LABEL]], features], axis=1)
     later_all = inspections.select("inspection_id", "entity_id", "inspection_date", LABEL).toPandas()
+    fittable = [cut for cut in cuts if not too_thin(*_events(later_all, cut, window_days), cfg.model.min_events)]
+    history = later_all.iloc[:0].reindex(columns=[*later_all.columns, *codes])
+    if fittable:
+        # Training rows of every cut at once: their windows overlap.
+        trained = inspections.where(F.col("inspection_date") <= F.lit(fittable[-1]))
+        values = point_in_time_values(gold, cfg, trained).join(
+            inspections.select("inspection_id", "inspection_date", LABEL), "inspection_id").toPandas()
+        history = pd.concat([values[["inspection_id", "entity_id", "inspection_date", LABEL]],
+                             features(values, cfg)], axis=1)
     results, previous = [], {}
     for cut in cuts:
         train = history[(history["inspection_date"] > cut - timedelta(days=window_days))
                         & (history["inspection_date"] <= cut)]
         model = fit_scorecard(train, codes, f"backtest/{cut.isoformat()}", min_events=cfg.model.min_events,
-                              min_iv=cfg.model.min_iv, missing_is_zero=missing_is_zero(cfg), max_score=cfg.max_score)
+                              min_iv=cfg.model.min_iv, max_score=cfg.max_score)
         later = later_all[(later_all["inspection_date"] > cut)
                           & (later_all["inspection_date"] <= cut + timedelta(days=horizon_days))]
         figures = {"cut": cut.isoformat(), "train_rows": len(train), "train_events": int(train[LABEL].sum()),

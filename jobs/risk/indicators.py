@@ -472,6 +472,51 @@ def dishonest_records(gold: Gold, as_of: date, params: dict) -> DataFrame | None
     return _count(own)
 
 
+# --- coverage: where a measure has no data rather than zero ------------------------------------
+
+# The dated facts each measure counts, by mart, and the date column that says when a fact happened.
+# Before a mart's first fact (its feed's history starts there) a count is unknown, not zero: the
+# training rows of a learned model mark such indicators (`uncovered`) instead of reading 0.
+# Measures of the register alone (age, capital, type, changes, relations) are not listed.
+MART_DATES = {
+    "fct_abnormal_listing": "listed_date", "fct_license": "issue_date", "fct_penalty": "decision_date",
+    "fct_inspection": "inspection_date", "fct_env_penalty": "decision_date", "fct_court_dishonest": "publish_date",
+    "fct_hotline_ticket": "received_at", "fct_sentiment_mention": "published_at", "fct_tax_credit": "updated_date",
+    "fct_social_insurance_arrears": "period_start_date",
+}
+MEASURE_MARTS = {
+    "abnormal_listings": ("fct_abnormal_listing",), "abnormal_listed_now": ("fct_abnormal_listing",),
+    "licences_lapsed": ("fct_license",), "licences_revoked": ("fct_license",),
+    "penalties": ("fct_penalty",), "penalty_amount": ("fct_penalty",),
+    "inspections": ("fct_inspection",), "inspection_problems": ("fct_inspection",),
+    "inspection_problem_rate": ("fct_inspection",), "rectification_overdue": ("fct_inspection",),
+    "env_penalties": ("fct_env_penalty",), "legal_rep_dishonest": ("fct_court_dishonest",),
+    "related_sanctioned": ("fct_abnormal_listing", "fct_penalty"), "dishonest_records": ("fct_court_dishonest",),
+    "complaints": ("fct_hotline_ticket",), "hotline_tickets": ("fct_hotline_ticket",),
+    "complaints_decayed": ("fct_hotline_ticket",), "complaint_trend": ("fct_hotline_ticket",),
+    "mentions": ("fct_sentiment_mention",), "negative_share": ("fct_sentiment_mention",),
+    "negative_mentions": ("fct_sentiment_mention",), "negative_heat": ("fct_sentiment_mention",),
+    "tax_grade_share": ("fct_tax_credit",), "tax_arrears": ("fct_tax_credit",), "tax_arrears_amount": ("fct_tax_credit",),
+    "social_insurance_arrears_months": ("fct_social_insurance_arrears",),
+    "social_insurance_arrears_amount": ("fct_social_insurance_arrears",),
+}
+
+
+def coverage_starts(gold: Gold) -> dict[str, date | None]:
+    """The date of each mart's first fact (None: absent or empty)."""
+    starts = {}
+    for mart, column in MART_DATES.items():
+        rows = gold.get(mart)
+        starts[mart] = None if rows is None else rows.agg(F.min(F.to_date(column))).first()[0]
+    return starts
+
+
+def uncovered(indicators, starts: dict[str, date | None], as_of: date) -> list[str]:
+    """Codes of the indicators with no data on the as-of date: a mart they count starts after it."""
+    return [i.code for i in indicators
+            if any(starts.get(mart) is None or starts[mart] > as_of for mart in MEASURE_MARTS.get(i.measure, ()))]
+
+
 # --- all indicators ---------------------------------------------------------------------------
 
 def indicator_values(gold: Gold, as_of: date, indicators) -> DataFrame:

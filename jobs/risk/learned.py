@@ -25,8 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from jobs.risk.training import LABEL
-
+LABEL = "problem_found"
 TABLE_COLUMNS = ("indicator_code", "bin_no", "lower", "upper", "is_missing", "points", "count", "event_rate", "woe")
 
 

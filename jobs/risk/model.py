@@ -31,8 +31,7 @@ from pyspark.sql import functions as F
 from jobs.risk.config import RiskConfig
 from jobs.risk.indicators import Gold
 from jobs.risk.learned import TABLE_COLUMNS, ScorecardModel, fit_scorecard, too_thin
-from jobs.risk.scoring import missing_is_zero
-from jobs.risk.training import LABEL, point_in_time_values, random_inspections
+from jobs.risk.training import LABEL, features, point_in_time_values, random_inspections
 from regulake import lake
 from regulake.config import Settings
 
@@ -78,8 +77,9 @@ def model_in_force(spark: SparkSession, settings: Settings, gold: Gold, cfg: Ris
         return None, why, False
     frame = training_frame(spark, settings, gold, cfg, inspections)
     codes = [indicator.code for indicator in cfg.indicators]
+    # Counts without a record are 0 in the frame already; a null there means no data (uncovered).
     model = fit_scorecard(frame, codes, version, min_events=cfg.model.min_events, min_iv=cfg.model.min_iv,
-                          missing_is_zero=missing_is_zero(cfg), max_score=cfg.max_score)
+                          max_score=cfg.max_score)
     if model is None:
         why = f"no indicator separated problem-found from problem-free inspections ({rows} rows); hand weights"
         _store_decision(spark, settings, cfg, as_of, {**base, "method": "hand", "reason": why})
@@ -140,7 +140,7 @@ def _stored(spark: SparkSession, settings: Settings, version: str) -> tuple[Scor
 
 def training_frame(spark: SparkSession, settings: Settings, gold: Gold, cfg: RiskConfig,
                    inspections: DataFrame) -> pd.DataFrame:
-    """The training rows of `inspections` as pandas (label, then one column per indicator).
+    """The training rows of `inspections` as pandas (label, then one column per indicator: `features`).
 
     Indicator values are computed once per inspection and kept in gold.risk_training_row
     (per configuration version): only inspections not yet there are computed now.
@@ -155,12 +155,9 @@ def training_frame(spark: SparkSession, settings: Settings, gold: Gold, cfg: Ris
         lake.append(spark, settings, "gold", TRAINING_TABLE, values.withColumn("config_version", F.lit(cfg.version)),
                     options={"mergeSchema": "true"})
         stored = lake.load(spark, settings, "gold", TRAINING_TABLE).where(F.col("config_version") == cfg.version)
-    rows = inspections.select("inspection_id", LABEL).join(stored.select("inspection_id", "indicator_values"),
-                                                            "inspection_id").toPandas()
-    codes = [indicator.code for indicator in cfg.indicators]
-    wide = pd.DataFrame([{code: values.get(code) for code in codes} for values in rows["indicator_values"]],
-                        columns=codes, index=rows.index, dtype=float)
-    return pd.concat([rows[["inspection_id", LABEL]], wide], axis=1)
+    rows = inspections.select("inspection_id", LABEL).join(
+        stored.select("inspection_id", "indicator_values", "uncovered"), "inspection_id").toPandas()
+    return pd.concat([rows[["inspection_id", LABEL]], features(rows, cfg)], axis=1)
 
 
 def calibrated(model: ScorecardModel, cutoffs: tuple[float, float, float]) -> ScorecardModel:

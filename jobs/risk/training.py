@@ -23,15 +23,17 @@ import logging
 import time
 from datetime import date, timedelta
 
+import pandas as pd
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from jobs.risk.config import RiskConfig
-from jobs.risk.indicators import Gold, enterprises_on, indicator_values
+from jobs.risk.indicators import Gold, coverage_starts, enterprises_on, indicator_values, uncovered
+from jobs.risk.learned import LABEL
+from jobs.risk.scoring import missing_is_zero
 from regulake.spark import union_all
 
 log = logging.getLogger(__name__)
-LABEL = "problem_found"
 KEY_COLUMNS = ("inspection_id", "entity_id", "inspection_date", "cut_date", LABEL)
 
 
@@ -52,11 +54,13 @@ def random_inspections(inspections: DataFrame, random_task_types: list[str], sta
 
 
 def point_in_time_values(gold: Gold, cfg: RiskConfig, inspections: DataFrame) -> DataFrame:
-    """inspection_id, entity_id, cut_date, indicator_values (map code -> value; absent: no data) of
-    the `random_inspections` rows whose enterprise was 存续 at the cut date: one indicator
+    """inspection_id, entity_id, cut_date, indicator_values (map code -> value; absent: no record),
+    uncovered (codes with no data at all on the cut date: indicators.uncovered) of the
+    `random_inspections` rows whose enterprise was 存续 at the cut date: one indicator
     computation per cut month, over the inspected enterprises only."""
     inspections = inspections.cache()
     cuts = sorted(row["cut_date"] for row in inspections.select("cut_date").distinct().collect())
+    starts = coverage_starts(gold) if cuts else {}
     parts = []
     for number, cut in enumerate(cuts, start=1):
         started = time.monotonic()
@@ -70,12 +74,27 @@ def point_in_time_values(gold: Gold, cfg: RiskConfig, inspections: DataFrame) ->
                      .join(per_entity, "entity_id", "left")
                      .select("inspection_id", "entity_id", "cut_date",
                              F.coalesce("indicator_values", F.create_map().cast("map<string,double>"))
-                             .alias("indicator_values")).localCheckpoint())
+                             .alias("indicator_values"),
+                             F.array(*[F.lit(c) for c in uncovered(cfg.indicators, starts, cut)])
+                             .cast("array<string>").alias("uncovered")).localCheckpoint())
         log.info("training rows: cut %s (%d of %d) in %.1f s", cut, number, len(cuts), time.monotonic() - started)
     if not parts:
         return inspections.sparkSession.createDataFrame(
-            [], "inspection_id string, entity_id string, cut_date date, indicator_values map<string,double>")
+            [], "inspection_id string, entity_id string, cut_date date, indicator_values map<string,double>, "
+            "uncovered array<string>")
     return union_all(parts)
+
+
+def features(values: pd.DataFrame, cfg: RiskConfig) -> pd.DataFrame:
+    """One float column per indicator from `point_in_time_values` rows (pandas): a count with no
+    record reads 0 (`scoring.missing_is_zero`), an uncovered indicator stays null (no data)."""
+    codes = [indicator.code for indicator in cfg.indicators]
+    zero = missing_is_zero(cfg)
+    rows = []
+    for found, unknown in zip(values["indicator_values"], values["uncovered"], strict=True):
+        unknown = set(unknown if unknown is not None else ())
+        rows.append({c: found.get(c, 0.0 if c in zero else None) if c not in unknown else None for c in codes})
+    return pd.DataFrame(rows, columns=codes, index=values.index, dtype=float)
 
 
 def training_rows(gold: Gold, cfg: RiskConfig, random_task_types: list[str], start: date, end: date) -> DataFrame:

@@ -24,6 +24,7 @@ from jobs.risk.backtest import rank_auc
 from regulake.config import PROJECT_ROOT
 
 CLASSES = ("A", "B", "C", "D")
+MIN_INSPECTIONS = 30
 DEFAULT_OUT = PROJECT_ROOT / "benchmarks" / "results" / "risk_validation.md"
 
 
@@ -96,11 +97,17 @@ def render(figures: dict, rates: pd.DataFrame, hidden: pd.DataFrame, tables: dic
         lines.append(f"| {risk_class} | {figures['class_counts'].get(risk_class, 0)} | {int(row['inspections'])} | "
                      f"{int(row['problems'])} | {_pct(row['rate'])} | {henan[risk_class]} |")
     verdict = "**yes**" if figures["monotone"] else "**no**"
+    scored_verdict = "**yes**" if figures["scored_monotone"] else "**no**"
+    shares = ", ".join(f"{c} {figures['shares'][c]:.1%} (target {figures['targets'][c]:.1%})" for c in CLASSES)
     lines += [
         "",
-        f"* Strictly monotone A < B < C < D: {verdict}",
+        f"* Scored by: {figures['model']}",
+        f"* Strictly monotone A < B < C < D: {verdict}; over the scored classes (vetoes apart), each with at "
+        f"least {MIN_INSPECTIONS} inspections: {scored_verdict}",
         f"* AUC of risk_score against problem_found: **{figures['auc']:.3f}** "
-        f"(of the class A-D as an ordinal score: {figures['auc_class']:.3f})",
+        f"(of the class A-D as an ordinal score: {figures['auc_class']:.3f}); of the generator's hidden risk on "
+        f"the same inspections: {figures['auc_hidden']:.3f}; ratio **{figures['auc_ratio']:.3f}** (target ≥ 0.9)",
+        f"* Class shares: {shares}; all within 5 points: **{'yes' if figures['shares_ok'] else 'no'}**",
         f"* Enterprises under a veto: {figures['vetoed']}",
         "",
         "## Classes against the planted hidden class (generator truth)",
@@ -142,9 +149,9 @@ def render(figures: dict, rates: pd.DataFrame, hidden: pd.DataFrame, tables: dic
         for (as_of, level), n in counts.items():
             lines.append(f"| {as_of} | {level} | {n} |")
     lines += ["", "## Calibration", "",
-              "Points were set on reference profiles (docs/RISK.md, tested in tests/jobs/risk), never fitted to the "
-              "generator's truth; the truth is read only here, to validate. Sample sizes are small (a few hundred "
-              "future inspections): C and D rates carry wide sampling error.", ""]
+              "The learned points are fitted on the lake's own inspection history (random inspections before the "
+              "as-of date), the hand points on reference profiles (docs/RISK.md); neither ever reads the "
+              "generator's truth, which is read only here, to validate.", ""]
     return "\n".join(lines)
 
 
@@ -198,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
         classes[["entity_id", "risk_class", "risk_score", "veto_reason"]], on="entity_id", how="inner")
     rates = hit_rates(inspected)
     class_rank = inspected["risk_class"].map({c: i for i, c in enumerate(CLASSES)})
+    hidden_risk = inspected.merge(truth[["uscc", "hidden_risk"]].rename(columns={"uscc": "entity_id"}),
+                                  on="entity_id", how="left")["hidden_risk"]
+    scored_rates = hit_rates(inspected[inspected["veto_reason"].isna()])
+    class_shares = classes["risk_class"].value_counts(normalize=True).reindex(list(CLASSES), fill_value=0.0)
+    targets = cfg.model.target_shares
     with_truth = classes.merge(truth[["uscc", "hidden_class"]].rename(columns={"uscc": "entity_id"}), on="entity_id")
     hidden = pd.crosstab(with_truth["hidden_class"], with_truth["risk_class"])
 
@@ -223,6 +235,14 @@ def main(argv: list[str] | None = None) -> int:
         "class_counts": classes["risk_class"].value_counts().to_dict(),
         "monotone": strictly_monotone(rates["rate"]), "auc": rank_auc(inspected["risk_score"], inspected["problem_found"]),
         "auc_class": rank_auc(class_rank, inspected["problem_found"]),
+        "auc_hidden": rank_auc(hidden_risk, inspected["problem_found"]),
+        "scored_monotone": strictly_monotone(scored_rates["rate"])
+        and bool((scored_rates["inspections"] >= MIN_INSPECTIONS).all()),
+        "shares": class_shares.to_dict(), "targets": targets,
+        "shares_ok": all(abs(class_shares[c] - targets[c]) <= 0.05 for c in CLASSES),
+        "model": ", ".join(sorted({f"{m} ({v})" for m, v in zip(classes.get("score_method", pd.Series(["hand"])),
+                                                                  classes.get("model_version", pd.Series(["?"])),
+                                                                  strict=False)})),
         "vetoed": int(classes["veto_reason"].notna().sum()), "ratios": cfg.sampling["ratios"],
         "plan_seed": None if plan is None or plan.empty else int(plan["seed"].iloc[0]),
     }
@@ -231,13 +251,16 @@ def main(argv: list[str] | None = None) -> int:
         "industry (GB/T 4754 section, 门类)": distribution(classes, "section_name", "门类"),
         "key field (重点领域)": distribution(classes, "key_field", "重点领域"),
     }
+    figures["auc_ratio"] = figures["auc"] / figures["auc_hidden"]
     text = render(figures, rates, hidden, tables, transitions, plan, warnings, veto_rates(inspected))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     summary = {c: (int(r["inspections"]), None if pd.isna(r["rate"]) else round(float(r["rate"]), 4))
                for c, r in rates.iterrows()}
     print(json.dumps({"as_of": figures["as_of"], "hit_rates": summary, "monotone": figures["monotone"],
-                      "auc": round(figures["auc"], 4), "out": str(args.out)}, ensure_ascii=False))
+                      "scored_monotone": figures["scored_monotone"], "auc": round(figures["auc"], 4),
+                      "auc_hidden": round(figures["auc_hidden"], 4), "shares": figures["shares"],
+                      "out": str(args.out)}, ensure_ascii=False))
     return 0 if figures["monotone"] else 1
 
 

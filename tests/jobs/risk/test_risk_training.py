@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import numpy as np
 import pytest
 
 from jobs.risk.config import load_risk_config
@@ -57,3 +58,26 @@ def test_features_use_only_what_was_known_before_the_inspection(spark):
     assert got["I3"]["REG0101"] == 1.0                                                   # P3 before its revocation
     assert (got["I1"]["problem_found"], got["I2"]["problem_found"]) == (True, False)
     assert {c for c in rows.columns} >= {i.code for i in load_risk_config().indicators}
+
+
+def test_before_a_feed_starts_its_counts_are_unknown_not_zero(spark):
+    from jobs.risk.training import features, point_in_time_values, random_inspections
+
+    cfg = load_risk_config()
+    marts = gold(
+        spark,
+        dim_enterprise=[enterprise("E1"), enterprise("E2")],
+        # The hotline feed's history starts in March 2024; penalties go back further.
+        fct_hotline_ticket=[{"ticket_id": "T1", "entity_id": "E2", "is_complaint": True, "is_substantiated": True,
+                             "received_at": datetime(2024, 3, 3, 10)}],
+        fct_penalty=[_penalty("P1", "E2", date(2023, 5, 1))],
+        fct_inspection=[_inspection("I1", "E1", date(2024, 3, 10), False),    # cut 2024-02-29: no hotline yet
+                        _inspection("I2", "E1", date(2024, 4, 10), False)],   # cut 2024-03-31: hotline covered
+    )
+    inspections = random_inspections(marts["fct_inspection"], ["双随机"], date(2024, 1, 1), date(2024, 12, 31))
+    values = point_in_time_values(marts, cfg, inspections).toPandas().set_index("inspection_id")
+    assert "SOC0101" in values.loc["I1", "uncovered"] and "SOC0101" not in values.loc["I2", "uncovered"]
+    assert "REG0101" not in values.loc["I1", "uncovered"]
+    frame = features(values, cfg)
+    assert np.isnan(frame.loc["I1", "SOC0101"]) and frame.loc["I2", "SOC0101"] == 0.0   # unknown, then none
+    assert frame.loc["I1", "REG0101"] == 0.0                                           # covered, no penalty
