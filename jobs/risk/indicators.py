@@ -502,6 +502,15 @@ MEASURE_MARTS = {
 }
 
 
+# Measures whose null means "no data" (no rating, no mention to take a share of, no register
+# value); every other measure counts facts, and its null means none happened: 0.
+NULL_IS_UNKNOWN = frozenset({
+    "enterprise_age_years", "registered_capital", "enterprise_type_share", "key_field_share",
+    "inspection_problem_rate", "negative_share", "tax_grade_share", "tax_arrears", "tax_arrears_amount",
+    "legal_rep_enterprises",
+})
+
+
 def coverage_starts(gold: Gold) -> dict[str, date | None]:
     """The date of each mart's first fact (None: absent or empty)."""
     starts = {}

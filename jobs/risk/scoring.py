@@ -14,6 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.risk.config import RiskConfig, RiskIndicator
+from jobs.risk.indicators import NULL_IS_UNKNOWN
 from jobs.risk.learned import ScorecardModel
 from regulake.spark import balanced_reduce
 
@@ -46,8 +47,9 @@ def band_class(score: Column, cfg: RiskConfig, model: ScorecardModel | None = No
 
 
 def missing_is_zero(cfg: RiskConfig) -> frozenset[str]:
-    """Indicators whose null means "none happened" (counts): the hand weights score them 0 when null."""
-    return frozenset(i.code for i in cfg.indicators if not i.missing)
+    """Indicators whose null means "none happened" (counts: indicators.NULL_IS_UNKNOWN lists the
+    others). A learned model reads them as 0; its null bin is for "no data"."""
+    return frozenset(i.code for i in cfg.indicators if i.measure not in NULL_IS_UNKNOWN)
 
 
 def learned_points(model: ScorecardModel, code: str, value: Column, zero_when_null: bool) -> Column:
