@@ -61,7 +61,7 @@ class ModelSettings:
     random_task_types: tuple[str, ...]
     min_events: int
     min_iv: float
-    target_shares: dict[str, float]   # per class, vetoes counted in their forced class
+    target_shares: dict[str, float]   # per scored class (vetoes raise enterprises on top)
 
 
 @dataclass(frozen=True)

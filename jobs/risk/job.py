@@ -57,7 +57,7 @@ def classify(gold: Gold, history: DataFrame | None, cfg: RiskConfig, as_of: date
     previous_veto_reason, which the warnings need), and the model they were scored with.
 
     A learned `model` without cut-offs is calibrated here, on this date's scores, so that the
-    classes hold the configured target shares (vetoed enterprises counted in their class).
+    scored classes hold the configured target shares (`cutoffs_for`).
     """
     if gold.get("dim_enterprise") is None:
         raise ValueError("gold.dim_enterprise is required to classify enterprises")
@@ -80,11 +80,15 @@ def classify(gold: Gold, history: DataFrame | None, cfg: RiskConfig, as_of: date
 
 
 def cutoffs_for(scored: DataFrame, matches: DataFrame | None, cfg: RiskConfig) -> tuple[float, float, float]:
-    """Band cut-offs that give `scored` the configured target shares, vetoed enterprises in D."""
-    vetoed = scored.select("entity_id").limit(0) if matches is None else matches.select("entity_id")
-    free = scored.join(vetoed, "entity_id", "left_anti").select("risk_score").toPandas()["risk_score"]
-    forced = scored.join(vetoed, "entity_id", "left_semi").count()
-    return calibrate_cutoffs(free.to_numpy(float), forced, cfg.model.target_shares)
+    """Band cut-offs that give the scored enterprises (vetoed ones apart) the configured target shares.
+
+    Vetoes are policy on top of the score: they raise enterprises whatever their class, so D's
+    share is its target plus the vetoed share, and the scored D stays a class of its own whose
+    problem-found rate can be compared with each veto's.
+    """
+    free = scored if matches is None else scored.join(matches.select("entity_id"), "entity_id", "left_anti")
+    return calibrate_cutoffs(free.select("risk_score").toPandas()["risk_score"].to_numpy(float),
+                             cfg.model.target_shares)
 
 
 def warn(gold: Gold, classes: DataFrame, cfg: RiskConfig, as_of: date) -> DataFrame:

@@ -124,22 +124,19 @@ def _rescaled(table: pd.DataFrame, max_score: float) -> pd.DataFrame:
     return table
 
 
-def calibrate_cutoffs(scores: np.ndarray, forced_d: int, target_shares: dict[str, float]) -> tuple[float, float, float]:
-    """The scores at which B, C and D start so that the classes hold their target shares.
+def calibrate_cutoffs(scores: np.ndarray, target_shares: dict[str, float]) -> tuple[float, float, float]:
+    """The scores at which B, C and D start so that `scores` fall in the classes at the target shares.
 
-    `scores`: the scored (not vetoed) enterprises of the calibration date; `forced_d`: the
-    vetoed ones, which count in D. Equal scores share a class, so each cut-off is the score
-    value that puts the number of enterprises below it closest to the class's cumulative
-    target. When the vetoes alone fill D's share, no scored enterprise is D (+inf).
+    Equal scores share a class, so each cut-off is the score value that puts the number of
+    scores below it closest to the class's cumulative target.
     """
     ordered = np.sort(np.asarray(scores, dtype=float))
     candidates = np.append(np.unique(ordered), math.inf)
-    below = np.searchsorted(ordered, candidates, side="left")   # enterprises under each candidate
-    total = len(ordered) + forced_d
+    below = np.searchsorted(ordered, candidates, side="left")   # scores under each candidate
     cutoffs, cumulative = [], 0.0
     for risk_class in ("A", "B", "C"):
         cumulative += target_shares[risk_class]
-        cut = float(candidates[int(np.argmin(np.abs(below - cumulative * total)))])
+        cut = float(candidates[int(np.argmin(np.abs(below - cumulative * len(ordered))))])
         cutoffs.append(max(cut, cutoffs[-1]) if cutoffs else cut)
     return tuple(cutoffs)
 

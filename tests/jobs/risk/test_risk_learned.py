@@ -64,27 +64,21 @@ def test_safest_bin_earns_nothing_and_the_riskiest_profile_scores_the_maximum(mo
 TARGETS = {"A": 0.5, "B": 0.4, "C": 0.06, "D": 0.04}
 
 
-def _shares(scores, cutoffs, forced_d=0):
+def _shares(scores, cutoffs):
     classes = np.searchsorted(np.asarray(cutoffs), scores, side="right")
-    counts = np.bincount(classes, minlength=4).astype(float)
-    counts[3] += forced_d
-    return counts / counts.sum()
+    return np.bincount(classes, minlength=4) / len(scores)
 
 
-def test_cutoffs_give_the_target_shares_vetoes_counted_in_d():
+def test_cutoffs_give_the_target_shares():
     scores = np.random.default_rng(4).gamma(2.0, 50.0, 10_000)
-    cutoffs = calibrate_cutoffs(scores, 0, TARGETS)
+    cutoffs = calibrate_cutoffs(scores, TARGETS)
     assert np.allclose(_shares(scores, cutoffs), [0.5, 0.4, 0.06, 0.04], atol=0.002)
-    # 300 vetoed of 10 300: D needs only ~112 scored enterprises more
-    vetoed = calibrate_cutoffs(scores, 300, TARGETS)
-    assert np.allclose(_shares(scores, vetoed, 300), [0.5, 0.4, 0.06, 0.04], atol=0.002)
-    # vetoes alone beyond D's share: no scored enterprise is D
-    assert calibrate_cutoffs(scores, 1_000, TARGETS)[2] == np.inf
+    assert calibrate_cutoffs(scores, {"A": 0.9, "B": 0.1, "C": 0.0, "D": 0.0})[2] == np.inf   # no D wanted
 
 
 def test_tied_scores_share_a_class_at_the_nearest_cutoff():
     scores = np.array([0.0] * 600 + list(np.linspace(1, 100, 400)))   # 60 % tied at zero
-    cutoffs = calibrate_cutoffs(scores, 0, TARGETS)
+    cutoffs = calibrate_cutoffs(scores, TARGETS)
     shares = _shares(scores, cutoffs)
     assert cutoffs[0] > 0 and shares[0] == 0.6          # all the tied zeros in A: nearest to 50 %
     assert abs(shares[0] + shares[1] - 0.9) < 0.01
