@@ -248,7 +248,7 @@ def risk_backtest(
         "--window-days", help="Training history before each cut (default: model.training_window_days)")] = None,
     horizon_days: Annotated[int, typer.Option("--horizon-days", help="Inspections scored after each cut")] = 90,
     out_file: Annotated[Path, typer.Option("--out", help="Markdown report")] = Path(
-        "benchmarks/results/risk_backtest.md"),
+        "benchmarks/results/risk_validation.md"),
 ) -> None:
     """Train on the inspection history before each cut date, classify on it, score the random inspections
     after it; writes the markdown report and gold.risk_backtest (charted in the run report)."""

@@ -1,7 +1,7 @@
 """Validation of the risk classes against the generator's hidden future inspections.
 
     python -m synth.scoring.risk_report --data DIR --lake DIR [--as-of YYYY-MM-DD]
-        [--history YYYY-MM-DD,...] [--classify] [--out benchmarks/results/risk_validation.md]
+        [--history YYYY-MM-DD,...] [--classify] [--out benchmarks/results/risk_truth.md]
 
 `--data` is the generator output (`truth/inspections_future.parquet`, `truth/enterprises.parquet`,
 `generation.json`); `--lake` a lake whose gold layer the pipeline built from its landing.
@@ -25,7 +25,7 @@ from regulake.config import PROJECT_ROOT
 
 CLASSES = ("A", "B", "C", "D")
 MIN_INSPECTIONS = 30
-DEFAULT_OUT = PROJECT_ROOT / "benchmarks" / "results" / "risk_validation.md"
+DEFAULT_OUT = PROJECT_ROOT / "benchmarks" / "results" / "risk_truth.md"
 
 
 def hit_rates(inspected: pd.DataFrame) -> pd.DataFrame:
