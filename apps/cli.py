@@ -257,7 +257,7 @@ def risk_backtest(
 
     from pyspark.sql import functions as F
 
-    from jobs.risk.backtest import figures_frame, render, run_backtest
+    from jobs.risk.backtest import FIGURES_SCHEMA, figures_rows, render, run_backtest
     from jobs.risk.config import load_risk_config
     from jobs.risk.job import read_gold
     from jobs.risk.training import cut_before
@@ -289,10 +289,10 @@ def risk_backtest(
             "window_days": window_days, "horizon_days": horizon_days}
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(render(results, meta), encoding="utf-8")
-    frame = figures_frame(results, generated)
-    if not frame.empty:
-        lake_io.overwrite(spark, settings, "gold", "risk_backtest", spark.createDataFrame(frame))
-    console.print(f"[green]wrote[/] {out_file} and gold.risk_backtest ({len(frame)} rows)")
+    rows = figures_rows(results, generated)
+    if rows:
+        lake_io.overwrite(spark, settings, "gold", "risk_backtest", spark.createDataFrame(rows, FIGURES_SCHEMA))
+    console.print(f"[green]wrote[/] {out_file} and gold.risk_backtest ({len(rows)} rows)")
 
 
 if __name__ == "__main__":

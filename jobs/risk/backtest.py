@@ -123,7 +123,8 @@ def run_backtest(gold: Gold, cfg: RiskConfig, cuts: list[date], *, window_days: 
                               min_iv=cfg.model.min_iv, max_score=cfg.max_score)
         later = later_all[(later_all["inspection_date"] > cut)
                           & (later_all["inspection_date"] <= cut + timedelta(days=horizon_days))]
-        figures = {"cut": cut.isoformat(), "train_rows": len(train), "train_events": int(train[LABEL].sum()),
+        events, rows = _events(later_all, cut, window_days)   # counted even when too thin to compute
+        figures = {"cut": cut.isoformat(), "train_rows": rows, "train_events": events,
                    "model": None if model is None else list(model.indicators)}
         for scorer in SCORERS:
             if scorer == "learned" and model is None:
@@ -153,8 +154,19 @@ def run_backtest(gold: Gold, cfg: RiskConfig, cuts: list[date], *, window_days: 
     return results
 
 
-def figures_frame(results: list[dict], generated_at) -> pd.DataFrame:
-    """The long table of gold.risk_backtest: one row per cut, scorer and class or veto label."""
+FIGURES_SCHEMA = ("cut_date date, scorer string, label string, inspections long, problem_found_rate double, "
+                  "share double, auc double, auc_low double, auc_high double, lift double, stability double, "
+                  "generated_at timestamp")
+FIGURE_COLUMNS = [part.split(" ")[0] for part in FIGURES_SCHEMA.split(", ")]
+
+
+def _number(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def figures_rows(results: list[dict], generated_at) -> list[tuple]:
+    """The rows of gold.risk_backtest (FIGURES_SCHEMA, plain Python values): one per cut, scorer
+    and class or veto label."""
     rows = []
     for r in results:
         for scorer in SCORERS:
@@ -162,14 +174,16 @@ def figures_frame(results: list[dict], generated_at) -> pd.DataFrame:
             if s is None:
                 continue
             auc = s["auc"] or (None, None, None)
-            common = {"cut_date": date.fromisoformat(r["cut"]), "scorer": scorer, "auc": auc[0], "auc_low": auc[1],
-                      "auc_high": auc[2], "lift": s["lift"], "stability": s["stability"], "generated_at": generated_at}
             for label, (n, rate) in s["rates"].items():
-                rows.append({**common, "label": label, "inspections": n, "problem_found_rate": rate,
-                             "share": s["shares"].get(label)})
-    columns = ["cut_date", "scorer", "label", "inspections", "problem_found_rate", "share", "auc", "auc_low",
-               "auc_high", "lift", "stability", "generated_at"]
-    return pd.DataFrame(rows, columns=columns)
+                rows.append((date.fromisoformat(r["cut"]), scorer, label, int(n), float(rate),
+                             _number(s["shares"].get(label)), *map(_number, auc), _number(s["lift"]),
+                             _number(s["stability"]), generated_at))
+    return rows
+
+
+def figures_frame(results: list[dict], generated_at) -> pd.DataFrame:
+    """`figures_rows` as pandas."""
+    return pd.DataFrame(figures_rows(results, generated_at), columns=FIGURE_COLUMNS)
 
 
 def render(results: list[dict], meta: dict) -> str:

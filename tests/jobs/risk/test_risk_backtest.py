@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import numpy as np
 import pandas as pd
 
 from jobs.risk.backtest import (
+    FIGURES_SCHEMA,
     auc_interval,
     class_rates,
     figures_frame,
+    figures_rows,
     rank_auc,
     render,
     sampling_lift,
@@ -59,14 +63,14 @@ def test_lift_of_the_class_ratios_over_a_uniform_draw():
     assert sampling_lift(population, rows, dict.fromkeys("ABCD", 0.05)) == 1.0   # same ratio everywhere
 
 
-def test_render_and_frame_carry_every_scorer_and_label():
+def test_render_and_frame_carry_every_scorer_and_label(spark):
     scored = {"test_rows": 20, "test_events": 6, "auc": (0.7, 0.6, 0.8),
               "rates": {"A": (10, 0.1), "B": (6, 0.5), "veto: 失信": (4, 0.25)},
               "shares": {"A": 0.5, "B": 0.4, "C": 0.06, "D": 0.04}, "lift": 1.4, "stability": 0.91}
     results = [{"cut": "2024-01-31", "train_rows": 100, "train_events": 30, "model": ["REG0101"],
                 "learned": scored, "hand": {**scored, "stability": None}},
                {"cut": "2024-02-29", "train_rows": 10, "train_events": 3, "model": None, "learned": None,
-                "hand": scored}]
+                "hand": {**scored, "stability": None, "auc": None}}]
     text = render(results, {"generated_at": "now", "lake": "/lake", "window_days": 730, "horizon_days": 90})
     assert "| 2024-01-31 | learned | 100 (30) | 20 (6) | 0.700 [0.600, 0.800] |" in text
     assert "veto: 失信 4 25%" in text and "| 91.0% |" in text
@@ -74,3 +78,6 @@ def test_render_and_frame_carry_every_scorer_and_label():
     frame = figures_frame(results, pd.Timestamp("2024-03-01"))
     assert set(frame["scorer"]) == {"learned", "hand"} and len(frame) == 9
     assert set(frame["label"]) == {"A", "B", "veto: 失信"}
+    # gold.risk_backtest takes them even when a column holds no value at all (one cut: no stability)
+    table = spark.createDataFrame(figures_rows(results[1:], datetime(2024, 3, 1)), FIGURES_SCHEMA)
+    assert table.count() == 3 and table.where("stability IS NOT NULL OR auc IS NOT NULL").count() == 0
