@@ -57,13 +57,13 @@ def learned_points(model: ScorecardModel, code: str, value: Column, zero_when_nu
     bins = model.table[model.table["indicator_code"] == code]
     if bins.empty:
         return F.lit(0.0)
+    if zero_when_null:   # before the lookup: a null count falls in the bin of 0, not the lowest bin
+        value = F.coalesce(value, F.lit(0.0))
     regular = bins[~bins["is_missing"]].sort_values("lower")
     missing = bins.loc[bins["is_missing"], "points"]
     lookup = F.lit(float(regular["points"].iloc[0]))
     for lower, points in zip(regular["lower"].iloc[1:], regular["points"].iloc[1:], strict=True):
         lookup = F.when(value >= F.lit(float(lower)), F.lit(float(points))).otherwise(lookup)
-    if zero_when_null:
-        value = F.coalesce(value, F.lit(0.0))
     null_points = float(missing.iloc[0]) if len(missing) else 0.0
     return F.when(value.isNull(), F.lit(null_points)).otherwise(lookup)
 

@@ -131,3 +131,22 @@ def test_reference_profiles_land_in_their_bands(spark):
     scored = score_enterprises(frame(spark, list(PROFILES)), values(spark, rows), cfg)
     result = {r.entity_id: r.band_class for r in scored.select("entity_id", "band_class").collect()}
     assert result == {name: expected for name, (expected, _) in PROFILES.items()}
+
+
+def test_learned_points_read_a_null_count_as_zero_even_below_a_negative_split(spark):
+    import pandas as pd
+
+    from jobs.risk.learned import TABLE_COLUMNS, ScorecardModel
+    from jobs.risk.scoring import learned_points
+
+    # A trend can be negative: its first bin ends below 0, so 0 falls in the second bin.
+    table = pd.DataFrame([("T", 0, float("-inf"), -0.5, False, 0.0, 10, 0.1, 0.0),
+                          ("T", 1, -0.5, 2.0, False, 40.0, 10, 0.3, 0.0),
+                          ("T", 2, 2.0, float("inf"), False, 90.0, 10, 0.6, 0.0),
+                          ("T", 3, float("nan"), float("nan"), True, 5.0, 3, 0.2, 0.0)], columns=list(TABLE_COLUMNS))
+    model = ScorecardModel("m", table, ("T",), 30, 10, 0.7)
+    rows = spark.createDataFrame([("neg", -3.0), ("zero", 0.0), ("null", None), ("high", 5.0)], "id string, v double")
+    points = lambda zero: {r["id"]: r["p"] for r in rows.select(  # noqa: E731
+        "id", learned_points(model, "T", F.col("v"), zero).alias("p")).collect()}
+    assert points(True) == {"neg": 0.0, "zero": 40.0, "null": 40.0, "high": 90.0}
+    assert points(False)["null"] == 5.0                           # unknown: the null bin
