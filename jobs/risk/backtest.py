@@ -106,7 +106,8 @@ def run_backtest(gold: Gold, cfg: RiskConfig, cuts: list[date], *, window_days: 
                                      cuts[-1] + timedelta(days=horizon_days)).cache()
     codes = [indicator.code for indicator in cfg.indicators]
     later_all = inspections.select("inspection_id", "entity_id", "inspection_date", LABEL).toPandas()
-    fittable = [cut for cut in cuts if not too_thin(*_events(later_all, cut, window_days), cfg.model.min_events)]
+    windows = {cut: _events(later_all, cut, window_days) for cut in cuts}   # (problem-found, all) per cut
+    fittable = [cut for cut in cuts if not too_thin(*windows[cut], cfg.model.min_events)]
     history = later_all.iloc[:0].reindex(columns=[*later_all.columns, *codes])
     if fittable:
         # Training rows of every cut at once: their windows overlap.
@@ -123,7 +124,7 @@ def run_backtest(gold: Gold, cfg: RiskConfig, cuts: list[date], *, window_days: 
                               min_iv=cfg.model.min_iv, max_score=cfg.max_score)
         later = later_all[(later_all["inspection_date"] > cut)
                           & (later_all["inspection_date"] <= cut + timedelta(days=horizon_days))]
-        events, rows = _events(later_all, cut, window_days)   # counted even when too thin to compute
+        events, rows = windows[cut]   # counted even when too thin to compute
         figures = {"cut": cut.isoformat(), "train_rows": rows, "train_events": events,
                    "model": None if model is None else list(model.indicators)}
         for scorer in SCORERS:
