@@ -124,7 +124,8 @@ def run_backtest(gold: Gold, cfg: RiskConfig, cuts: list[date], *, window_days: 
                               min_iv=cfg.model.min_iv, max_score=cfg.max_score)
         later = later_all[(later_all["inspection_date"] > cut)
                           & (later_all["inspection_date"] <= cut + timedelta(days=horizon_days))]
-        events, rows = windows[cut]   # counted even when too thin to compute
+        # The rows the model was fitted on; when too thin to compute them, the window's inspections.
+        events, rows = (int(train[LABEL].sum()), len(train)) if cut in fittable else windows[cut]
         figures = {"cut": cut.isoformat(), "train_rows": rows, "train_events": events,
                    "model": None if model is None else list(model.indicators)}
         for scorer in SCORERS:
