@@ -153,15 +153,38 @@ class AirflowConfig(StrictModel):
     home: str
 
 
+class ServeTlsConfig(StrictModel):
+    # A Java keystore (JKS or PKCS12) with the server's certificate; its password from the
+    # variable named here, never from a file in the repository.
+    keystore: str
+    keystore_password_env: str = "REGULAKE_SERVE_KEYSTORE_PASSWORD"
+
+
 class ServeConfig(StrictModel):
     host: str = "127.0.0.1"
     port: int = 10000
+    # The endpoint's users (`regulake users add`): salted PBKDF2 hashes and roles, mode 0600.
+    users_file: str = ".secrets/endpoint-users"
+    # role -> the db.table patterns (glob) it may read; a persisted view is granted as itself.
+    roles: dict[str, list[str]] = Field(default_factory=lambda: {"steward": ["*"], "analyst": ["public.*"]})
+    # Conf keys a client may change with SET (everything else is the server's).
+    settable: list[str] = Field(default_factory=lambda: ["spark.sql.session.timezone"])
+    # A statement running longer is cancelled; a result larger than this many bytes fails.
+    query_timeout_seconds: int = Field(300, ge=1)
+    max_result_bytes: str = "256m"
+    # Seconds between two appends of the query log to audit.query_log.
+    query_log_flush_seconds: float = Field(5, gt=0)
+    tls: ServeTlsConfig | None = None
 
 
 class PipelineConfig(StrictModel):
     landing_root: str = "landing"
     # The main DAG's timetable; null: only triggered runs (a test cluster, a center that triggers by hand).
     schedule: str | None = "@daily"
+    # The lake's run lease (regulake/lease.py): a lease whose heartbeat is older than this is stale.
+    lease_ttl_seconds: float = Field(900, ge=10)
+    # How long a run waits for another run's lease before failing; 0: fail at once.
+    lease_wait_seconds: float = Field(0, ge=0)
 
 
 class MaintenanceConfig(StrictModel):
