@@ -1,4 +1,4 @@
-"""The `regulake` command line: generate, run, sql, status, serve, airflow, risk backtest."""
+"""The `regulake` command line: generate, run, sql, status, serve, users, airflow, risk backtest."""
 
 from __future__ import annotations
 
@@ -90,6 +90,9 @@ def run(
     conf = {"landing": landing, "lake": settings.lake_root, "as_of": as_of}
     console.print(f"running DAG [bold]{dag.dag_id}[/] landing={conf['landing']} lake={conf['lake']}")
     started = time.perf_counter()
+    from regulake import lease
+
+    os.environ[lease.PROCESS_ENV] = str(os.getpid())  # every task runs here: the lease dies with this pid
     dag_run = dag.test(run_conf=conf)
     elapsed = time.perf_counter() - started
     state = str(getattr(dag_run, "state", "unknown"))
@@ -99,6 +102,8 @@ def run(
             f"[red]pipeline failed[/] ({state}) after {elapsed:.0f}s; failed tasks: {', '.join(failed)} "
             f"(task logs under {settings.airflow_home / 'logs'})"
         )
+        if "discover_feeds" in failed and (held := lease.holder_message(settings, dag_run.run_id)):
+            console.print(held, style="red", markup=False)
         raise typer.Exit(1)
     console.print(f"[green]pipeline succeeded[/] in {elapsed:.0f}s (run {dag_run.run_id})")
 
@@ -180,16 +185,22 @@ def serve(
 ) -> None:
     """Serve the lake over JDBC/ODBC (Spark Thrift Server, HiveServer2 protocol) until Ctrl-C or SIGTERM."""
     _logging(verbose)
-    from apps.serve import endpoint
+    from apps.serve import EndpointSetupError, endpoint
     from apps.serve import serve as run_server
 
     settings = _settings(lake)
     where = endpoint(settings, host, port)
     console.print(
         f"starting the SQL endpoint on [bold]{where.jdbc_url}[/] over {settings.lake_root} "
-        f"(beeline -u {where.jdbc_url}; Superset: {where.sqlalchemy_url})"
+        f"(beeline -u {where.jdbc_url} -n USER -p; Superset: {where.sqlalchemy_url.replace('://', '://USER:PASSWORD@')}"
+        "?auth=CUSTOM)"
     )
-    raise typer.Exit(run_server(settings, host=host, port=port, refresh_seconds=refresh))
+    try:
+        code = run_server(settings, host=host, port=port, refresh_seconds=refresh)
+    except EndpointSetupError as error:
+        console.print(f"[red]cannot start the SQL endpoint:[/] {error}")
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 @app.command("connect-server")
@@ -232,6 +243,51 @@ def airflow(
     )
     airflow_bin = Path(sys.executable).with_name("airflow")
     raise typer.Exit(subprocess.call([str(airflow_bin), "standalone"], env=env))
+
+
+users_app = typer.Typer(no_args_is_help=True, help="Users of the SQL endpoint (`regulake serve`) and their roles.")
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name (what a client logs in with)")],
+    role: Annotated[str, typer.Option(help="A role of serve.roles: analyst (masked data) or steward (all)")],
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Read the password from standard input (scripts), not a prompt")] = False,
+) -> None:
+    """Add a user (or set a user's role and password); the running endpoint sees it at the next login."""
+    from apps.endpoint_users import UsersError, add_user, users_file
+
+    settings = _settings(None)
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    try:
+        new = add_user(settings, name, role, password)
+    except UsersError as error:
+        raise typer.BadParameter(str(error)) from None
+    console.print(f"{'added' if new else 'updated'} {name} ({role}) in {users_file(settings)}")
+
+
+@users_app.command("remove")
+def users_remove(name: Annotated[str, typer.Argument(help="User name")]) -> None:
+    """Remove a user: the next statement of an open session is refused too."""
+    from apps.endpoint_users import remove_user, users_file
+
+    settings = _settings(None)
+    if not remove_user(settings, name):
+        console.print(f"[red]no user {name}[/] in {users_file(settings)}")
+        raise typer.Exit(1)
+    console.print(f"removed {name} from {users_file(settings)}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """The endpoint's users and their roles (never the hashes)."""
+    from apps.endpoint_users import list_users
+
+    for user in list_users(_settings(None)):
+        typer.echo(f"{user.name}\t{user.role}")
 
 
 risk_app = typer.Typer(no_args_is_help=True, help="The risk model: out-of-time backtest.")

@@ -1,8 +1,10 @@
 """The main regulake DAG: land → gate/silver → link → dbt → risk → inspection plan → scorecards → publish.
 
 Every task builds one `StageContext` (lake settings, run id, the run's as-of date) and calls its
-stage's `jobs/<stage>/job.py:run`. Parsed often by the DAG processor, so nothing heavy happens at
-import: Spark, the jobs and their libraries are imported inside the tasks.
+stage's `jobs/<stage>/job.py:run`. One run writes the lake at a time: the first task takes the lake's
+run lease (regulake/lease.py), every task renews it, a teardown task releases it. Parsed often by the
+DAG processor, so nothing heavy happens at import: Spark, the jobs and their libraries are imported
+inside the tasks.
 """
 
 from __future__ import annotations
@@ -25,14 +27,28 @@ def _interval_run(dag_run) -> bool:
     return dag_run.run_type in ("scheduled", "backfill") and dag_run.data_interval_end is not None  # a str enum
 
 
+def hold_lease():
+    """Take or renew the lake's run lease for this DAG run (re-entrant: every task, retries too); another
+    run's lease fails the task at once, naming that run: retrying would only wait for it blindly."""
+    from regulake import lease
+
+    airflow = get_current_context()
+    settings = load_settings(lake_root=airflow["params"]["lake"])
+    try:
+        lease.hold(settings, airflow["run_id"])
+    except lease.LeaseHeld as held:
+        raise AirflowFailException(str(held)) from held
+    return settings
+
+
 def stage_context(feed_id: str | None = None):
     """The context of the running task: params → settings, the run's id and its one as-of date."""
     from regulake.spark import get_spark
     from regulake.stage import StageContext, run_as_of
 
+    settings = hold_lease()
     airflow = get_current_context()
     params, dag_run = airflow["params"], airflow["dag_run"]
-    settings = load_settings(lake_root=params["lake"])
 
     def latest_batch():
         from jobs.landing.job import latest_batch_date
@@ -82,6 +98,7 @@ def regulake_main():
     def discover_feeds() -> list[str]:
         from jobs.landing.job import discover
 
+        hold_lease()
         return discover(get_current_context()["params"]["landing"])
 
     @task(map_index_template="{{ feed_id }}")
@@ -157,11 +174,19 @@ def regulake_main():
             raise AirflowFailException(f"gold is published, but the quality gate holds back {len(held)} deliveries: "
                                        f"{names} (audit.gate_result and the promote_feed task logs say why)")
 
+    # A teardown: it runs when the run fails too. Only the run's own lease is released.
+    @task
+    def release_lease() -> None:
+        from regulake.lease import Lease
+
+        airflow = get_current_context()
+        Lease.for_settings(load_settings(lake_root=airflow["params"]["lake"])).release(airflow["run_id"])
+
     feeds = discover_feeds()
     landed = land_feed.expand(feed_id=feeds)
     promoted = promote_feed.expand(feed_id=landed)
     linked = link_entities(promoted, feeds)
-    linked >> dbt_build() >> risk_classes() >> inspection_plan() >> scorecards() >> publish()
+    linked >> dbt_build() >> risk_classes() >> inspection_plan() >> scorecards() >> publish() >> release_lease().as_teardown()
 
 
 regulake_main_dag = regulake_main()

@@ -42,6 +42,33 @@ def test_main_dag_runs_the_stages_in_order(dag_bag):
     assert dag.schedule == "@daily" or str(dag.timetable.summary) == "@daily"
 
 
+def test_the_run_lease_is_taken_first_and_released_by_a_teardown(dag_bag):
+    dag = dag_bag.dags["regulake_main"]
+    release = dag.get_task("release_lease")
+    assert release.is_teardown and "publish" in release.upstream_task_ids
+    assert dag.get_task("discover_feeds").upstream_task_ids == set()
+
+
+def test_a_run_finding_another_runs_lease_fails_naming_it(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from regulake.config import load_settings
+    from regulake.lease import Lease
+
+    sys.path.insert(0, str(DAGS_FOLDER))
+    import regulake_main
+
+    Lease.for_settings(load_settings(lake_root=tmp_path)).acquire("scheduled__2024-03-31T00:00:00+00:00")
+    context = {"params": {"lake": str(tmp_path)}, "run_id": "manual__person", "dag_run": SimpleNamespace()}
+    monkeypatch.setattr(regulake_main, "get_current_context", lambda: context)
+    with pytest.raises(AirflowFailException, match=r"leased by run 'scheduled__2024-03-31T00:00:00\+00:00'"):
+        regulake_main.hold_lease()
+    context["run_id"] = "scheduled__2024-03-31T00:00:00+00:00"  # the holder's own tasks renew it
+    assert regulake_main.hold_lease().lake_root == str(tmp_path)
+
+
 def test_importing_the_dag_is_fast_and_starts_no_spark():
     probe = (
         # Airflow itself is already imported in the DAG processor: time only the DAG file.
@@ -67,7 +94,7 @@ def test_every_stage_task_calls_its_job_directly():
     tasks = {node.name: ast.get_source_segment(source, node) for node in ast.walk(ast.parse(source))
              if isinstance(node, ast.FunctionDef) and any(
                  "task" in ast.get_source_segment(source, d) for d in node.decorator_list)}
-    stage_tasks = {name: body for name, body in tasks.items() if name != "discover_feeds"}
+    stage_tasks = {name: body for name, body in tasks.items() if name not in ("discover_feeds", "release_lease")}
     assert set(stage_tasks) == set(STAGES) - {"discover_feeds"}
     for name, body in stage_tasks.items():
         assert "from jobs." in body and re.search(r"\w+\.run\((stage_context\(|ctx\))", body), \
