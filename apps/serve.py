@@ -17,20 +17,33 @@ Tables and views that a concurrent run creates appear after the next refresh: ev
 `refresh_seconds` the lake's folders are listed and, when the listing changed,
 `refresh_catalog()` registers what is new. SIGINT / SIGTERM stop the server and the
 session cleanly (exit code 0).
+
+Security (README: "Security model"): clients log in with a password checked against the users
+file (HiveServer2 CUSTOM authentication, apps/endpoint_users.py); every statement passes the
+guard (apps/jvm: read-only, no reads by path, per-role table grants from `serve.roles`) and is
+appended to `audit.query_log` with the user, the tables read, the outcome and the rows returned.
+A statement is cancelled after `serve.query_timeout_seconds`; a result over `serve.max_result_bytes`
+fails. TLS is an option (`serve.tls`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
+import tempfile
 import threading
+import time
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from apps.endpoint_users import list_users, roles, users_file
 from regulake import storage
 from regulake.catalog import VIEWS_DIR, discover_tables, refresh_catalog
-from regulake.config import Settings
+from regulake.config import JARS_DIR, Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -40,6 +53,13 @@ log = logging.getLogger(__name__)
 THRIFT_SERVER = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 10000
+# Built by `make setup` from apps/jvm with javac against the installed PySpark's jars.
+GUARD_JAR = JARS_DIR / "regulake-endpoint.jar"
+GUARD_PACKAGE = "io.regulake.endpoint"
+
+
+class EndpointSetupError(RuntimeError):
+    """The endpoint cannot start safely (no users, no guard jar, TLS without its password)."""
 
 
 @dataclass(frozen=True)
@@ -62,15 +82,52 @@ def endpoint(settings: Settings, host: str | None = None, port: int | None = Non
     return Endpoint(host or str(conf.get("host", DEFAULT_HOST)), int(port or conf.get("port", DEFAULT_PORT)))
 
 
-def thrift_conf(where: Endpoint) -> dict[str, str]:
+def thrift_conf(where: Endpoint, settings: Settings | None = None,
+                environ: dict[str, str] | None = None) -> dict[str, str]:
     """HiveServer2 settings, passed through the session conf (the server copies it into its HiveConf)."""
-    return {
+    conf = {
         "hive.server2.thrift.bind.host": where.host,
         "hive.server2.thrift.port": str(where.port),
         "hive.server2.transport.mode": "binary",
         # Operation logs would go to /tmp/<user>/operation_logs and are not needed.
         "hive.server2.logging.operation.enabled": "false",
+        # Password login against the users file; statements then run as the logged-in user (doAs),
+        # which is how the guard knows whose statement it checks.
+        "hive.server2.authentication": "CUSTOM",
+        "hive.server2.custom.authentication.class": f"{GUARD_PACKAGE}.PasswordFileAuthenticator",
+        "hive.server2.enable.doAs": "true",
     }
+    tls = ((settings.section("serve") or {}).get("tls") if settings else None) or None
+    if tls:
+        environ = os.environ if environ is None else environ
+        variable = tls.get("keystore_password_env", "REGULAKE_SERVE_KEYSTORE_PASSWORD")
+        if not environ.get(variable):
+            raise EndpointSetupError(f"serve.tls is set but ${variable} (the keystore password) is not")
+        conf.update({"hive.server2.use.SSL": "true", "hive.server2.keystore.path": str(tls["keystore"]),
+                     "hive.server2.keystore.password": environ[variable]})
+    return conf
+
+
+def guard_conf(settings: Settings) -> dict[str, str]:
+    """Spark settings of the endpoint's own driver: the guard, the query log, timeouts and caps."""
+    serve_conf = settings.section("serve") or {}
+    return {
+        "spark.sql.extensions": f"{GUARD_PACKAGE}.GuardExtension",
+        "spark.sql.queryExecutionListeners": f"{GUARD_PACKAGE}.QueryLog",
+        # Client sessions start from this: `SELECT * FROM json.`file:///…`` is not even resolved
+        # (the guard refuses reads by path too). The server's own session turns it back on.
+        "spark.sql.runSQLOnFiles": "false",
+        "spark.sql.thriftServer.queryTimeout": f"{int(serve_conf.get('query_timeout_seconds', 300))}s",
+        "spark.driver.maxResultSize": str(serve_conf.get("max_result_bytes", "256m")),
+    }
+
+
+def policy_properties(settings: Settings) -> str:
+    """The guard's policy file (java.util.Properties): the read grants per role, the settable keys."""
+    lines = [f"role.{role} = {', '.join(patterns)}" for role, patterns in sorted(roles(settings).items())]
+    settable = (settings.section("serve") or {}).get("settable") or []
+    lines.append(f"settable = {', '.join(settable)}")
+    return "\n".join(lines) + "\n"
 
 
 def serving_settings(settings: Settings) -> Settings:
@@ -91,9 +148,12 @@ def serving_settings(settings: Settings) -> Settings:
         jars = resolved_package_jars(session_conf(settings))
     else:
         jars = local_jar_paths()
-    classpath = os.pathsep.join(dict.fromkeys(extra + jars))
+    if not GUARD_JAR.is_file():
+        raise EndpointSetupError(f"{GUARD_JAR} is missing: run `make setup` (it builds the endpoint's guard)")
+    classpath = os.pathsep.join(dict.fromkeys([*extra, *jars, str(GUARD_JAR)]))
     # The Thrift server runs inside its own driver, never as a Spark Connect client.
-    return settings.with_overrides(spark={"remote": None, "conf": {"spark.driver.extraClassPath": classpath}})
+    return settings.with_overrides(spark={"remote": None, "conf": {
+        "spark.driver.extraClassPath": classpath, **guard_conf(settings)}})
 
 
 def lake_signature(spark: SparkSession, settings: Settings) -> tuple:
@@ -112,13 +172,28 @@ class ThriftServer:
         self.where = where
         self._server = None
         self._signature: tuple | None = None
+        self._policy: Path | None = None
+        self._unwritten: list[tuple] = []
 
     def start(self) -> ThriftServer:
         jvm = self.spark.sparkContext._jvm
         # Derby (Hive's in-memory execution store) would otherwise write derby.log in the cwd.
         jvm.java.lang.System.setProperty("derby.stream.error.file", "/dev/null")
-        for key, value in thrift_conf(self.where).items():
+        jvm.java.lang.System.setProperty("regulake.endpoint.users", str(users_file(self.settings)))
+        handle, policy = tempfile.mkstemp(prefix="regulake-endpoint-policy-", suffix=".properties")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(policy_properties(self.settings))
+        self._policy = Path(policy)
+        jvm.java.lang.System.setProperty("regulake.endpoint.policy", policy)
+        for key, value in thrift_conf(self.where, self.settings).items():
             self.spark.conf.set(key, value)
+        # The server's own writes (audit.query_log) name Delta tables by path; clients' sessions
+        # are new sessions, which start from the global `false`.
+        self.spark.conf.set("spark.sql.runSQLOnFiles", "true")
+        # Hive builds the CUSTOM authenticator from a fresh HiveConf, which sees system properties
+        # but not the session conf.
+        jvm.java.lang.System.setProperty("hive.server2.custom.authentication.class",
+                                         f"{GUARD_PACKAGE}.PasswordFileAuthenticator")
         self._signature = lake_signature(self.spark, self.settings)
         server_class = getattr(jvm, THRIFT_SERVER)
         # exitOnError=False: a failure raises here instead of calling System.exit in the JVM.
@@ -136,11 +211,46 @@ class ThriftServer:
         log.info("catalog refreshed from %s", self.settings.lake_root)
         return True
 
+    def flush_query_log(self) -> int:
+        """Append the statements logged since the last flush to audit.query_log; how many."""
+        from regulake import lake
+
+        drained = self.spark.sparkContext._jvm.io.regulake.endpoint.QueryLog.drain()
+        # Kept here until written: a failed append is retried at the next flush, nothing is lost.
+        self._unwritten.extend(query_log_row(json.loads(line)) for line in drained)
+        if not self._unwritten:
+            return 0
+        lake.audit_append(self.spark, self.settings, "query_log",
+                          self.spark.createDataFrame(self._unwritten, lake.QUERY_LOG_SCHEMA))
+        written, self._unwritten = len(self._unwritten), []
+        return written
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
             self._server = None
             log.info("SQL endpoint on %s stopped", self.where.jdbc_url)
+        if self._policy is not None:
+            self._policy.unlink(missing_ok=True)
+            self._policy = None
+
+
+def query_log_row(entry: dict) -> tuple:
+    """One guard log entry (JSON from QueryLog.java) as an audit.query_log row."""
+    def moment(millis):
+        return None if millis is None else datetime.fromtimestamp(millis / 1000)
+
+    return (entry.get("user"), entry.get("role"), moment(entry.get("started_ms")), moment(entry.get("finished_ms")),
+            entry.get("statement"), list(entry.get("tables") or []), entry.get("outcome"), entry.get("reason"),
+            entry.get("rows"))
+
+
+def check_users(settings: Settings) -> None:
+    """Refuse to start an endpoint nobody can log in to (rather than one anybody can)."""
+    if not list_users(settings):
+        raise EndpointSetupError(
+            f"no endpoint users in {users_file(settings)}: add one with "
+            "`regulake users add NAME --role analyst` (or steward) before `regulake serve`")
 
 
 def serve(
@@ -155,6 +265,8 @@ def serve(
 
     stop = stop or threading.Event()
     where = endpoint(settings, host, port)
+    check_users(settings)
+    thrift_conf(where, settings)  # fails before the JVM starts when TLS lacks its password
     settings = serving_settings(settings)
     spark = get_spark(settings, app_name=f"regulake-serve-{where.port}")
     # After the session exists: SparkContext installs its own SIGINT handler (cancel jobs,
@@ -167,14 +279,25 @@ def serve(
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, on_signal)
     server = ThriftServer(spark, settings, where)
+    flush_seconds = float((settings.section("serve") or {}).get("query_log_flush_seconds", 5))
     try:
         server.start()
-        while not stop.wait(refresh_seconds):
+        next_refresh = time.monotonic() + refresh_seconds
+        while not stop.wait(min(refresh_seconds, flush_seconds)):
             try:
-                server.refresh()
-            except Exception:  # noqa: BLE001 - a half-written folder must not take the endpoint down
-                log.warning("catalog refresh failed; retrying in %ss", refresh_seconds, exc_info=True)
+                server.flush_query_log()
+            except Exception:  # noqa: BLE001 - kept in memory and written at the next flush
+                log.warning("query log flush failed; retrying in %ss", flush_seconds, exc_info=True)
+            if time.monotonic() >= next_refresh:
+                next_refresh = time.monotonic() + refresh_seconds
+                try:
+                    server.refresh()
+                except Exception:  # noqa: BLE001 - a half-written folder must not take the endpoint down
+                    log.warning("catalog refresh failed; retrying in %ss", refresh_seconds, exc_info=True)
     finally:
         server.stop()
-        stop_spark()
+        try:
+            server.flush_query_log()
+        finally:
+            stop_spark()
     return 0

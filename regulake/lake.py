@@ -290,6 +290,9 @@ LINKING_RUN_SCHEMA = _schema(
     ("id_links", _L), ("name_links", _L), ("by_method", T.MapType(_S, _L)), ("seconds", _D),
     ("finished_at", _TS), ("enterprise_promotion_seq", _L))
 PIPELINE_RUN_SCHEMA = _schema(("run_id", _S), ("state", _S), ("landing", _S), ("as_of", _S), ("finished_at", _TS))
+QUERY_LOG_SCHEMA = _schema(
+    ("user_name", _S), ("role", _S), ("started_at", _TS), ("finished_at", _TS), ("statement", _S),
+    ("tables_read", T.ArrayType(_S)), ("outcome", _S), ("reason", _S), ("rows_returned", _L))
 
 
 @dataclass(frozen=True)
@@ -311,6 +314,7 @@ AUDIT_TABLES: dict[str, AuditTable] = {t.name: t for t in (
     AuditTable("stage_run", STAGE_RUN_SCHEMA, (), writer="regulake.stage_state: input fingerprints"),
     AuditTable("linking_run", LINKING_RUN_SCHEMA, (), writer="linking: a run's figures and watermark"),
     AuditTable("pipeline_run", PIPELINE_RUN_SCHEMA, (), writer="publish: one row per DAG run"),
+    AuditTable("query_log", QUERY_LOG_SCHEMA, (), writer="the SQL endpoint: every statement and refused login"),
 )}
 
 

@@ -36,7 +36,10 @@ def session_conf(settings: Settings) -> dict[str, str]:
     from regulake.jars import local_jar_paths, required_artifacts
 
     conf = {str(k): str(v) for k, v in (settings.spark.get("conf") or {}).items()}
+    # Extensions the settings add (the SQL endpoint's guard) run after Delta's.
+    extensions = [DELTA_CONF["spark.sql.extensions"], *str(conf.get("spark.sql.extensions", "")).split(",")]
     conf.update(DELTA_CONF)
+    conf["spark.sql.extensions"] = ",".join(dict.fromkeys(e.strip() for e in extensions if e.strip()))
     if settings.config.catalog == "hive_metastore":
         from regulake.metastore import metastore_conf
 

@@ -69,4 +69,17 @@ for artifact in "${artifacts[@]}"; do
       -Dmdep.overWriteIfNewer=true -Dstyle.color=never >/dev/null
   fi
 done
+# --- The SQL endpoint's guard (apps/jvm: login, roles, read-only, query log), built with javac ---
+# against the installed PySpark's own jars, so it always matches the Spark it runs in.
+ENDPOINT_JAR="$JARS/regulake-endpoint.jar"
+guard_stamp="$( (cat apps/jvm/io/regulake/endpoint/*.java; "$VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)') | sha256sum | cut -c1-16)"
+if [ ! -s "$ENDPOINT_JAR" ] || [ "$(cat "$STATE/endpoint.stamp" 2>/dev/null)" != "$guard_stamp" ]; then
+  say "building $ENDPOINT_JAR"
+  spark_jars="$("$VENV/bin/python" -c 'import pyspark, os; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))')"
+  classes="$(mktemp -d)"
+  javac -nowarn --release 17 -cp "$spark_jars/*" -d "$classes" apps/jvm/io/regulake/endpoint/*.java
+  jar --create --file "$ENDPOINT_JAR" -C "$classes" .
+  rm -rf "$classes"
+  echo "$guard_stamp" > "$STATE/endpoint.stamp"
+fi
 say "ready: $("$VENV/bin/python" -c 'import pyspark, delta; print("pyspark", pyspark.__version__)'), jars in $JARS/"
