@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.endpoint import ANALYST, connect, users_env
+
 REGULAKE = str(Path(sys.executable).with_name("regulake"))
 PROJECT = Path(__file__).resolve().parents[2]
 SAMPLES = PROJECT.parent / "shared" / "samples" / "landing"
@@ -148,13 +150,11 @@ def _free_port() -> int:
 
 
 def _hive_connection(port: int, server: subprocess.Popen, log: Path, seconds: int = 300):
-    from pyhive import hive
-
     deadline = time.monotonic() + seconds
     while True:
         assert server.poll() is None, f"regulake serve exited with {server.returncode}: {log.read_text()[-3000:]}"
         try:
-            return hive.connect(host="127.0.0.1", port=port, username="analyst")
+            return connect(port, ANALYST)
         except Exception:  # noqa: BLE001 - not listening yet
             if time.monotonic() > deadline:
                 raise
@@ -178,7 +178,7 @@ def test_bi_reads_gold_and_masked_public_views_while_a_resend_runs_then_a_rerun_
     port, server_log = _free_port(), tmp_path / "serve.log"
     with server_log.open("w") as log_file:
         server = subprocess.Popen([REGULAKE, "serve", "--lake", str(lake), "--port", str(port), "--refresh", "5"],
-                                  stdout=log_file, stderr=subprocess.STDOUT, env=_env())
+                                  stdout=log_file, stderr=subprocess.STDOUT, env=_env() | users_env(tmp_path))
     resend = None
     try:
         connection = _hive_connection(port, server, server_log)

@@ -1,4 +1,5 @@
-"""`regulake serve`: a real HiveServer2 client reads gold and public views while another process writes.
+"""`regulake serve`: a real HiveServer2 client reads gold and public views while another process writes,
+logs in with a password, reads what its role allows, cannot write, and is logged in audit.query_log.
 
 The server process starts first (its JVM boots while this process builds the tiny lake), so
 the tables reach it through the periodic catalog refresh, as a concurrent run's would.
@@ -17,11 +18,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.endpoint import ANALYST, STEWARD, connect, users_env
 from tests.lean import LEAN_CONF
 
 REGULAKE = str(Path(sys.executable).with_name("regulake"))
 SCORECARD_VIEW = "SELECT unit_type, unit_code, period, total_score, `rank`, band FROM gold.efficacy_scorecard"
+# A masked public view over a personal-data gold table, as the dbt public layer builds them.
+PERSON_VIEW = ("SELECT entity_id, concat(substr(person_name, 1, 1), '*') AS person_name, "
+               "concat(substr(ric, 1, 1), '****************', substr(ric, 18, 1)) AS ric FROM gold.enterprise_person")
+PERSON = ("91410100MA000001X1", "张三", "410105199001011234")
 STARTUP_SECONDS = 240
+QUERY_TIMEOUT_SECONDS = 15
 
 
 def _free_port() -> int:
@@ -77,13 +84,19 @@ def server(tmp_path_factory):
     views = lake / "_catalog" / "views"
     views.mkdir(parents=True)
     (views / "public.efficacy_scorecard.sql").write_text(SCORECARD_VIEW, encoding="utf-8")
+    (views / "public.enterprise_person.sql").write_text(PERSON_VIEW, encoding="utf-8")
     workdir = tmp_path_factory.mktemp("serve_cwd")
     log_file = workdir.parent / f"{workdir.name}.log"
     port = _free_port()
+    env = _env() | users_env(tmp_path_factory.mktemp("serve_users")) | {
+        "REGULAKE__SERVE__QUERY_TIMEOUT_SECONDS": str(QUERY_TIMEOUT_SECONDS),
+        "REGULAKE__SERVE__MAX_RESULT_BYTES": "1m",
+        "REGULAKE__SERVE__QUERY_LOG_FLUSH_SECONDS": "1",
+    }
     with open(log_file, "w") as log:
         process = subprocess.Popen(
             [REGULAKE, "serve", "--lake", str(lake), "--port", str(port), "--refresh", "1"],
-            stdout=log, stderr=subprocess.STDOUT, env=_env(), cwd=workdir,
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir,
         )
     try:
         yield {"process": process, "lake": lake, "port": port, "log": log_file, "cwd": workdir}
@@ -97,9 +110,130 @@ def server(tmp_path_factory):
                 process.wait()
 
 
-def test_serve_reads_gold_and_public_while_another_process_writes(server, lean_spark):
+def _refusal(connection, sql: str) -> str:
+    """The server's message for a statement that must fail."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    except Exception as error:  # noqa: BLE001 - PyHive's OperationalError carries the server's message
+        return str(error)
+    finally:
+        cursor.close()
+    pytest.fail(f"{sql!r} should have been refused; it returned {rows[:3]}")
+
+
+@pytest.fixture(scope="module")
+def secured(server, lean_spark):
+    """The lake's personal-data table and a silver table, visible to the server; an analyst and a steward."""
+    lake, process, log_file = server["lake"], server["process"], server["log"]
+    lean_spark.createDataFrame([PERSON], "entity_id string, person_name string, ric string") \
+        .write.format("delta").save(str(lake / "gold" / "enterprise_person"))
+    lean_spark.createDataFrame([("x", 1)], "k string, v int").write.format("delta").save(str(lake / "silver" / "secret"))
+    steward = _wait_for("a steward's connection", lambda: connect(server["port"], STEWARD), STARTUP_SECONDS,
+                        process, log_file)
+    _wait_for("gold.enterprise_person and its public view", lambda: _query(
+        steward, "SELECT count(*) FROM public.enterprise_person"), 60, process, log_file)
+    analyst = connect(server["port"], ANALYST)
+    yield {"analyst": analyst, "steward": steward}
+    analyst.close()
+    steward.close()
+
+
+def test_login_needs_a_known_user_and_the_right_password(server, secured):
     from pyhive import hive
 
+    assert _query(secured["analyst"], "SELECT 1") == [(1,)]
+    for name, password in (("analyst", "wrong-password-1"), ("nobody", "analyst-password-1"), ("steward", "")):
+        with pytest.raises(Exception, match="(?i)login|auth|password|sasl|transport"):
+            connect(server["port"], (name, password)).close()
+    # No password at all (PyHive's default SASL with a dummy password), as a careless client sends.
+    with pytest.raises(Exception, match="(?i)login|auth|password|sasl|transport"):
+        hive.connect(host="127.0.0.1", port=server["port"], username="analyst").close()
+
+
+def test_an_analyst_reads_masked_views_not_personal_data_a_steward_reads_both(secured):
+    analyst, steward = secured["analyst"], secured["steward"]
+    # The view is granted as itself, although the gold table under it is not.
+    assert _query(analyst, "SELECT person_name, ric FROM public.enterprise_person") == [("张*", "4****************4")]
+    for sql in ("SELECT * FROM gold.enterprise_person",
+                "SELECT ric FROM gold.enterprise_person WHERE person_name = '张三'",
+                "DESCRIBE gold.enterprise_person",
+                "SELECT count(*) FROM public.enterprise_person WHERE entity_id IN "
+                "(SELECT entity_id FROM gold.enterprise_person)",
+                "WITH p AS (SELECT * FROM gold.enterprise_person) SELECT * FROM p",
+                "SELECT * FROM silver.secret",
+                "SELECT * FROM audit.query_log"):
+        message = _refusal(analyst, sql)
+        assert "permission denied" in message and "analyst" in message, (sql, message[:400])
+    assert "gold.enterprise_person" in _refusal(analyst, "SELECT * FROM gold.enterprise_person")
+    assert _query(steward, "SELECT entity_id, person_name, ric FROM gold.enterprise_person") == [PERSON]
+    assert _query(steward, "SELECT v FROM silver.secret") == [(1,)]
+
+
+def test_no_client_writes_the_catalog_reads_server_files_or_calls_the_jvm(server, secured):
+    steward = secured["steward"]
+    for sql, reason in (
+        ("DELETE FROM gold.enterprise_person", "read-only"),
+        ("UPDATE gold.enterprise_person SET ric = NULL", "read-only"),
+        ("INSERT INTO gold.enterprise_person VALUES ('x', 'y', 'z')", "read-only"),
+        ("CREATE OR REPLACE VIEW public.enterprise_person AS SELECT * FROM gold.enterprise_person", "read-only"),
+        ("DROP TABLE gold.enterprise_person", "read-only"),
+        ("CACHE TABLE gold.enterprise_person", "read-only"),
+        ("SELECT reflect('java.lang.System', 'getProperty', 'user.home')", "reflect"),
+        ("SET spark.sql.runSQLOnFiles=true", "SET spark.sql.runSQLOnFiles"),
+    ):
+        message = _refusal(steward, sql)
+        assert "permission denied" in message and reason in message, (sql, message[:400])
+    for path_read in ("SELECT * FROM text.`file:///etc/hostname`",
+                      f"SELECT * FROM delta.`{server['lake'] / 'silver' / 'secret'}`"):
+        assert "etc" not in _refusal(steward, path_read).split("Error running query")[0]
+    # Even with file reads switched on when the session opens, a read by path is refused.
+    opened_with_files = connect(server["port"], STEWARD, configuration={"spark.sql.runSQLOnFiles": "true"})
+    try:
+        message = _refusal(opened_with_files, f"SELECT * FROM parquet.`{server['lake'] / 'silver' / 'secret'}`")
+        assert "TABLE_OR_VIEW_NOT_FOUND" in message or "by path" in message, message[:400]
+    finally:
+        opened_with_files.close()
+    assert _query(steward, "SELECT count(*) FROM gold.enterprise_person") == [(1,)], "nothing was changed"
+    assert _query(steward, "SET spark.sql.session.timeZone=UTC")
+
+
+def test_a_long_query_is_cancelled_and_a_large_result_refused(secured):
+    steward = secured["steward"]
+    started = time.monotonic()
+    message = _refusal(steward, "SELECT count(*) FROM range(0, 1000000000000)")
+    assert time.monotonic() - started < QUERY_TIMEOUT_SECONDS + 60, "the query ran past its timeout"
+    assert "TIMEDOUT" in message, message[:400]
+    # ~20 MB of hashes (results travel compressed: repeated characters would not reach the cap).
+    message = _refusal(steward, "SELECT id, concat_ws('', transform(sequence(1, 16), i -> "
+                                "sha2(cast(id * 100 + i AS string), 256))) AS padding FROM range(0, 20000)")
+    assert "maxResultSize" in message, message[:400]
+
+
+def test_every_statement_and_refused_login_is_in_the_query_log(server, secured):
+    """Runs after the tests above: their statements are in audit.query_log."""
+    steward = secured["steward"]
+
+    def logged():
+        rows = _query(steward, "SELECT user_name, role, outcome, statement, tables_read, rows_returned "
+                               "FROM audit.query_log")
+        return rows if any(row[2] == "denied" for row in rows) and any(row[2] == "login_refused" for row in rows) \
+            else None
+
+    rows = _wait_for("the query log", logged, 60, server["process"], server["log"])
+    by_statement = {(row[0], row[3]): row for row in rows}
+    denied = by_statement[("analyst", "SELECT * FROM gold.enterprise_person")]
+    assert denied[1:3] == ("analyst", "denied") and "gold.enterprise_person" in denied[4] and denied[5] == 0
+    read = by_statement[("steward", "SELECT entity_id, person_name, ric FROM gold.enterprise_person")]
+    assert read[1:3] == ("steward", "ok") and "gold.enterprise_person" in read[4] and read[5] == 1
+    masked = by_statement[("analyst", "SELECT person_name, ric FROM public.enterprise_person")]
+    assert masked[2] == "ok" and "public.enterprise_person" in masked[4] and masked[5] == 1
+    assert any(row[0] == "analyst" and row[2] == "login_refused" for row in rows)
+    assert any(row[2] == "denied" and row[3].startswith("DELETE") for row in rows)
+
+
+def test_serve_reads_gold_and_public_while_another_process_writes(server, lean_spark):
     spark, lake, process, log_file = lean_spark, server["lake"], server["process"], server["log"]
     scorecard = str(lake / "gold" / "efficacy_scorecard")
     _scorecard_rows(spark, 0).write.format("delta").save(scorecard)
@@ -107,7 +241,7 @@ def test_serve_reads_gold_and_public_while_another_process_writes(server, lean_s
 
     connection = _wait_for(
         "a HiveServer2 connection",
-        lambda: hive.connect(host="127.0.0.1", port=server["port"], username="analyst", database="default"),
+        lambda: connect(server["port"], STEWARD, database="default"),
         STARTUP_SECONDS, process, log_file,
     )
     stop_writing = threading.Event()
@@ -147,8 +281,7 @@ def test_serve_reads_gold_and_public_while_another_process_writes(server, lean_s
         assert _query(connection, "SELECT sum(id) FROM gold.numbers") == [(10,)]
         # A database named when the session opens, as beeline and JDBC tools do for
         # jdbc:hive2://host:port/public (PyHive then also runs USE public itself).
-        in_public = hive.connect(host="127.0.0.1", port=server["port"], username="bi", database="public",
-                                 configuration={"use:database": "public"})
+        in_public = connect(server["port"], ANALYST, database="public", configuration={"use:database": "public"})
         try:
             assert _query(in_public, "SELECT DISTINCT band FROM efficacy_scorecard WHERE unit_type = 'region'") \
                 == [("red",)]

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.endpoint import ANALYST, connect, users_env
+
 PROJECT = Path(__file__).resolve().parents[2]
 CLUSTER = PROJECT / "scripts" / "cluster.sh"
 PYTHON = sys.executable
@@ -176,7 +178,6 @@ def test_cluster_gold_equals_the_embedded_gold_row_for_row(cluster, cluster_run,
 
 
 def test_serve_on_the_cluster_answers_a_hiveserver2_query(cluster, cluster_run, tmp_path):
-    from pyhive import hive
 
     _folder, env = cluster
     with socket.socket() as probe:
@@ -185,13 +186,13 @@ def test_serve_on_the_cluster_answers_a_hiveserver2_query(cluster, cluster_run, 
     log = tmp_path / "serve.log"
     with log.open("w") as sink:
         server = subprocess.Popen([REGULAKE, "serve", "--lake", cluster_run["lake"], "--port", str(port)],
-                                  stdout=sink, stderr=subprocess.STDOUT, env=env, cwd=PROJECT)
+                                  stdout=sink, stderr=subprocess.STDOUT, env=env | users_env(tmp_path), cwd=PROJECT)
     try:
         deadline = time.monotonic() + 300
         while True:
             assert server.poll() is None, f"regulake serve exited: {log.read_text()[-3000:]}"
             try:
-                connection = hive.connect(host="127.0.0.1", port=port, username="analyst")
+                connection = connect(port, ANALYST)
                 break
             except Exception:  # noqa: BLE001 - not listening yet
                 assert time.monotonic() < deadline, log.read_text()[-3000:]
