@@ -20,6 +20,9 @@ CHARTS = ["risk-by-region", "risk-by-industry", "hit-rate-by-class", "scorecard-
           "scorecard-region-year", "scorecard-department-month", "scorecard-region-month",
           "deliveries-by-status", "quarantine-by-reason", "risk-backtest"]
 
+HOSTILE_NAME = '</script><script>alert("unit")</script><img src=x onerror=alert(1)>'
+HOSTILE_REASON = '<script>alert("model")</script>'
+
 TABLES = {
     ("gold", "dim_enterprise"): ("entity_id string, region_code string, industry_code string, is_current boolean",
                                  [("E1", "410105", "F51", True), ("E2", "410302", "C13", True),
@@ -42,6 +45,8 @@ TABLES = {
                                      "period string, total_score double, rank int, band string",
                                      [("department", "SCJG", "市场监督管理局", "year", "2024", 82.5, 1, "green"),
                                       ("department", "WJ", "卫生健康委员会", "year", "2024", 40.0, 2, "red"),
+                                      # A hostile name: the report must show it as text, never run it.
+                                      ("department", "EVIL", HOSTILE_NAME, "year", "2024", 10.0, 3, "red"),
                                       ("department", "SCJG", "市场监督管理局", "month", "2024-03", 70.0, 1, "yellow"),
                                       ("region", "410100", "郑州市", "year", "2024", 61.0, 1, "yellow"),
                                       ("region", "410100", "郑州市", "month", "2024-03", 61.0, 1, "yellow")]),
@@ -51,7 +56,7 @@ TABLES = {
                              [("woe-1/2024.2/2024-02", "2024-02", "learned", 900, 300, 0.71, 120.0, 300.0, 420.0,
                                "fitted in February"),
                               ("woe-1/2024.2/2024-03", "2024-03", "learned", 950, 310, 0.72, 125.0, 310.0, 430.0,
-                               "fitted in March"),
+                               "fitted in March " + HOSTILE_REASON),
                               ("woe-1/2024.2/2024-04", "2024-04", "hand", 10, 3, None, None, None, None,
                                "April: after the as-of date")]),
     ("gold", "risk_backtest"): ("cut_date date, scorer string, label string, inspections long, "
@@ -107,6 +112,17 @@ def test_report_is_written_self_contained_and_changes_no_table(spark, report_lak
     assert not re.search(r"""(src|href)\s*=\s*["']https?://""", markup)
     assert "Plotly" in page and len(page) > 1_000_000
     assert _versions(spark, report_lake) == before, "publish must not commit to any Delta table"
+
+
+def test_data_values_are_escaped_in_the_report(published):
+    """Names and reasons come from departments' data: in tables they are HTML-escaped, in the charts'
+    JSON they cannot close the script block."""
+    page = Path(published[0]["report"]).read_text(encoding="utf-8")
+    assert 'alert(\\"unit\\")' in page, "the hostile name is in the chart data at all"
+    for raw in ('<script>alert("unit")', '<script>alert("model")', "<img src=x", "</script><script>alert"):
+        assert raw not in page, f"unescaped data value in the report: {raw}"
+    assert '&lt;script&gt;alert("model")&lt;/script&gt;' in page
+    assert page.count("<script") == page.count("</script>"), "a data value closed or opened a script block"
 
 
 def test_headless_chromium_draws_every_chart(published, tmp_path):
