@@ -19,6 +19,8 @@ class _LandingFile(StrictModel):
     max_record_bytes: int = 16 << 20
     max_record_lines: int = 10_000
     raw_record_max_bytes: int = 64 << 10
+    max_xlsx_uncompressed_bytes: int = 1 << 30
+    max_xlsx_compression_ratio: int = 100
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class LandingLimits:
     max_record_bytes: int = 16 << 20
     max_record_lines: int = 10_000
     raw_record_max_bytes: int = 64 << 10
+    max_xlsx_uncompressed_bytes: int = 1 << 30
+    max_xlsx_compression_ratio: int = 100
 
 
 @cache
@@ -35,7 +39,7 @@ def _load(path: Path) -> LandingLimits:
     conf = check_conf(_LandingFile, load_yaml(path), path)
     limits = LandingLimits(**conf.model_dump())
     if min(limits.max_manifest_bytes, limits.max_record_bytes, limits.max_record_lines,
-           limits.raw_record_max_bytes) <= 0 or limits.batch_date_max_future_days < 0:
+           limits.raw_record_max_bytes, limits.max_xlsx_uncompressed_bytes, limits.max_xlsx_compression_ratio) <= 0 or limits.batch_date_max_future_days < 0:
         raise ValueError(f"{path}: limits must be positive")
     return limits
 

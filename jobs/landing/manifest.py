@@ -19,7 +19,9 @@ from datetime import date
 MANIFEST_NAME = "manifest.json"
 _BATCH_DATE = re.compile(r"[0-9]{8}")  # fullmatch: no other digits, no trailing newline
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
-_FILE_NAME = re.compile(r"[^/\\]+")
+# No separators and no control characters (NUL, ESC, line breaks: nothing a file system or a log line
+# could read as something else).
+_FILE_NAME = re.compile(r"[^/\\\x00-\x1f\x7f-\x9f]+")
 MODES = ("full", "incremental")
 MAX_ROWS = 2**63 - 1  # delivery_log.manifest_rows is a LongType
 _MAX_NUMBER_DIGITS = 32  # longer JSON numbers are no count (and int() refuses > 4300 digits)

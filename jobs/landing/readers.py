@@ -612,6 +612,31 @@ def _spool(data: BinaryIO, result: FileResult) -> tempfile._TemporaryFileWrapper
     return local
 
 
+def _check_inflation(path: str, limits: LandingLimits) -> None:
+    """Refuse a workbook whose zip parts would inflate too far, before openpyxl inflates any.
+
+    The sizes come from the zip's directory; zipfile never inflates a part past its declared
+    size, so a lying directory cannot get around the check."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise FileUnreadable(f"not a readable XLSX workbook ({type(error).__name__}: {str(error)[:200]})") \
+            from None
+    total = sum(part.file_size for part in parts)
+    if total > limits.max_xlsx_uncompressed_bytes:
+        raise FileUnreadable(f"zip bomb: its parts inflate to {total} bytes (limit "
+                             f"{limits.max_xlsx_uncompressed_bytes}, conf/landing.yaml)")
+    for part in parts:
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > 1 << 20 and ratio > limits.max_xlsx_compression_ratio:
+            raise FileUnreadable(f"zip bomb: {part.filename} inflates {ratio:.0f} times ({part.compress_size} -> "
+                                 f"{part.file_size} bytes; limit {limits.max_xlsx_compression_ratio}, "
+                                 "conf/landing.yaml)")
+
+
 def _sheet_rows(path: str, data_only: bool, opened: list) -> Iterator[tuple]:
     """Rows of the first sheet; FileUnreadable when the workbook cannot be read (truncated, not XLSX)."""
     import openpyxl  # only the personnel feed needs it
@@ -643,10 +668,12 @@ def read_xlsx(data: BinaryIO, schema: FeedSchema, sink: RecordSink,
     without a cached value (written by a tool that does not calculate) quarantine their
     record as `parse_error` instead of landing wrong digits or a silent null.
     """
+    limits = limits or landing_limits()
     result = FileResult()
     local = _spool(data, result)
     opened: list = []
     try:
+        _check_inflation(local.name, limits)
         # The formulas themselves, beside the cached values, tell a formula without a value from an empty cell.
         pairs = zip(_sheet_rows(local.name, True, opened), _sheet_rows(local.name, False, opened), strict=False)
         header: list[str] | None = None
