@@ -1,4 +1,4 @@
-"""The `regulake` command line: generate, run, sql, status, serve, users, airflow, risk backtest."""
+"""The `regulake` command line: generate, run, sql, status, serve, users, erase, airflow, risk backtest."""
 
 from __future__ import annotations
 
@@ -243,6 +243,37 @@ def airflow(
     )
     airflow_bin = Path(sys.executable).with_name("airflow")
     raise typer.Exit(subprocess.call([str(airflow_bin), "standalone"], env=env))
+
+
+@app.command()
+def erase(
+    ric: Annotated[str, typer.Option("--ric", help="The resident identity card number of the person to erase")],
+    lake: LakeOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would change; change nothing")] = False,
+) -> None:
+    """A person's deletion request: remove their RIC and name from bronze, silver, gold and audit (conf/erasure.yaml)."""
+    _logging(False)
+    from jobs.maintenance.erasure import ErasureError
+    from jobs.maintenance.erasure import erase as run_erasure
+    from regulake.spark import get_spark
+
+    settings = _settings(lake)
+    try:
+        report = run_erasure(get_spark(settings, app_name="regulake-erase"), settings, ric, dry_run=dry_run)
+    except (ErasureError, ValueError) as error:
+        console.print(f"[red]erasure failed:[/] {error}")
+        raise typer.Exit(1) from None
+    table = Table("table", "action", "rows")
+    for entry in report.tables:
+        table.add_row(f"{entry.layer}.{entry.table}", entry.action, str(entry.rows))
+    Console().print(table)
+    verb = "would change" if dry_run else "changed"
+    if dry_run:
+        where = f"; tables holding the RIC now: {report.remaining}" if report.remaining else "; no table holds it"
+    else:
+        where = "; no table holds the RIC any more and earlier versions are vacuumed"
+    console.print(f"person {report.person_id[:12]}…: {verb} {report.rows} rows in {len(report.tables)} tables"
+                  + where)
 
 
 users_app = typer.Typer(no_args_is_help=True, help="Users of the SQL endpoint (`regulake serve`) and their roles.")

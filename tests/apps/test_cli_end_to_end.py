@@ -224,8 +224,10 @@ def test_bi_reads_gold_and_masked_public_views_while_a_resend_runs_then_a_rerun_
     assert loaded <= duplicates
 
     after_resend = _table_versions(lake)
+    # The endpoint logged the BI tool's statements in its own table, audit.query_log.
+    assert after_resend.get("audit.query_log", -1) > before.get("audit.query_log", -1)
     changed = {t for t in after_resend if before.get(t) != after_resend[t]} - {
-        "audit.pipeline_run", "audit.delivery_log"}
+        "audit.pipeline_run", "audit.delivery_log", "audit.query_log"}
     assert changed == set(), f"a resent landing committed to {sorted(changed)}"
 
     status = _cli("status", "--lake", str(lake)).stdout
@@ -265,3 +267,53 @@ def test_risk_backtest_scores_the_inspections_after_each_cut(lake, tmp_path):
     # The learned scorecard either scored too or says the history was too thin for it.
     assert rows["learned"][4] != "–" or "too thin" in rows["learned"][4], rows["learned"]
     assert (lake / "gold" / "risk_backtest" / "_delta_log").is_dir()   # charted by the run report
+
+
+def test_a_deletion_request_erases_a_person_from_every_layer(lake, spark, tmp_path):
+    """A copy of the run's lake: `regulake erase --dry-run` changes nothing; the erasure then removes a legal
+    representative from bronze, silver, gold and audit; the enterprises stay; earlier versions are gone; the
+    erasure log keeps no RIC. (In this process's Spark session but the preview: one JVM start less.)"""
+    from jobs.maintenance.erasure import erase
+    from regulake.config import load_settings
+    from regulake.identifiers import is_valid_ric
+
+    copy = tmp_path / "lake"
+    shutil.copytree(lake, copy)
+    settings = load_settings(lake_root=str(copy))
+
+    def count(table: str, where: str = "true") -> int:
+        return spark.read.format("delta").load(str(copy / table.replace(".", "/"))).where(where).count()
+
+    candidates = (spark.read.format("delta").load(str(copy / "silver" / "samr_enterprise"))
+                  .where("legal_rep_id_no IS NOT NULL").groupBy("legal_rep_id_no").count()
+                  .orderBy("count", "legal_rep_id_no", ascending=[False, True]).limit(50).collect())
+    ric = next(row[0].upper() for row in candidates if is_valid_ric(row[0].upper()))
+    enterprises = count("silver.samr_enterprise")
+    assert count("gold.dim_person", f"person_ric = '{ric}'") >= 1
+
+    before = _table_versions(copy)
+    preview = _cli("erase", "--ric", ric, "--lake", str(copy), "--dry-run")
+    assert "silver.samr_enterprise" in preview.stdout and "bronze.samr_enterprise" in preview.stdout, preview.stdout
+    assert _table_versions(copy) == before, "a dry run changed a table"
+
+    report = erase(spark, settings, ric)
+    assert report.rows > 0 and not report.remaining
+    for table, column in (("bronze.samr_enterprise", "legal_rep_id_no"), ("silver.samr_enterprise", "legal_rep_id_no"),
+                          ("gold.dim_person", "person_ric"), ("gold.enterprise_person", "person_ric")):
+        assert count(table, f"upper({column}) = '{ric}'") == 0, table
+    assert count("silver.samr_enterprise") == enterprises, "the enterprises themselves must stay"
+    logged = [row.asDict() for row in spark.read.format("delta").load(str(copy / "audit" / "erasure_log")).collect()]
+    assert {row["table_name"] for row in logged} >= {"samr_enterprise", "dim_person"}
+    assert ric not in repr(logged)
+    # Time travel cannot bring the person back: the files of the earlier versions are vacuumed.
+    try:
+        old = (spark.read.format("delta").option("versionAsOf", 0).load(str(copy / "silver" / "samr_enterprise"))
+               .where(f"upper(legal_rep_id_no) = '{ric}'").count())
+    except Exception:  # noqa: BLE001 - the old files are gone: the version cannot be read at all
+        old = 0
+    assert old == 0
+    # No data file, report or Data Docs page outside the Delta logs holds it either.
+    holding = [str(f.relative_to(copy)) for f in copy.rglob("*") if f.is_file() and "_delta_log" not in f.parts
+               and ric.encode() in f.read_bytes()]
+    assert not holding, holding
+    assert erase(spark, settings, ric).rows == 0, "a second request finds nothing"
