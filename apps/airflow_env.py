@@ -36,8 +36,13 @@ def airflow_defaults(home: Path) -> dict[tuple[str, str], str]:
         ("core", "executor"): "LocalExecutor",
         ("core", "parallelism"): "2",
         ("database", "sql_alchemy_conn"): f"sqlite:///{home / 'airflow.db'}",
-        # The API server (UI) listens on loopback unless told otherwise.
+        # The API server (UI) listens on loopback unless told otherwise, and requires a login:
+        # Airflow's simple auth manager, one admin whose password Airflow generates into
+        # <AIRFLOW_HOME>/simple_auth_manager_passwords.json.generated; nobody is an admin unasked.
         ("api", "host"): "127.0.0.1",
+        ("core", "auth_manager"): "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        ("core", "simple_auth_manager_users"): "admin:admin",
+        ("core", "simple_auth_manager_all_admins"): "False",
         ("logging", "logging_level"): "INFO",
     }
 
