@@ -119,7 +119,7 @@ def match_condition(rule: _Rule, columns: set[str], ric: str, pid: str) -> Colum
     tests = ([compact(c) == F.lit(ric) for c in rule.match.ric if c in columns]
              + [F.col(c) == F.lit(pid) for c in rule.match.person_id if c in columns]
              + [F.instr(F.upper(F.col(c).cast("string")), ric) > 0 for c in rule.match.raw if c in columns])
-    return reduce(lambda a, b: a | b, tests).fillna(False) if tests else None
+    return F.coalesce(reduce(lambda a, b: a | b, tests), F.lit(False)) if tests else None
 
 
 def holding_rows(frame: DataFrame, ric: str) -> DataFrame:
@@ -136,7 +136,7 @@ def holding_rows(frame: DataFrame, ric: str) -> DataFrame:
             tests.append(F.instr(F.upper(F.to_json(ref)), ric) > 0)
     if not tests:
         return frame.limit(0)
-    return frame.where(reduce(lambda a, b: a | b, tests).fillna(False))
+    return frame.where(F.coalesce(reduce(lambda a, b: a | b, tests), F.lit(False)))
 
 
 def _apply(spark: SparkSession, settings: Settings, layer: str, table: str, rule: _Rule, condition: Column) -> str:
