@@ -185,15 +185,16 @@ class ThriftServer:
             out.write(policy_properties(self.settings))
         self._policy = Path(policy)
         jvm.java.lang.System.setProperty("regulake.endpoint.policy", policy)
-        for key, value in thrift_conf(self.where, self.settings).items():
+        conf = thrift_conf(self.where, self.settings)
+        for key, value in conf.items():
             self.spark.conf.set(key, value)
         # The server's own writes (audit.query_log) name Delta tables by path; clients' sessions
         # are new sessions, which start from the global `false`.
         self.spark.conf.set("spark.sql.runSQLOnFiles", "true")
         # Hive builds the CUSTOM authenticator from a fresh HiveConf, which sees system properties
         # but not the session conf.
-        jvm.java.lang.System.setProperty("hive.server2.custom.authentication.class",
-                                         f"{GUARD_PACKAGE}.PasswordFileAuthenticator")
+        authenticator = "hive.server2.custom.authentication.class"
+        jvm.java.lang.System.setProperty(authenticator, conf[authenticator])
         self._signature = lake_signature(self.spark, self.settings)
         server_class = getattr(jvm, THRIFT_SERVER)
         # exitOnError=False: a failure raises here instead of calling System.exit in the JVM.

@@ -113,10 +113,9 @@ def match_condition(rule: _Rule, columns: set[str], ric: str, pid: str) -> Colum
     """Rows of a table that hold the person (pure): None when the table has none of the columns."""
     from pyspark.sql import functions as F
 
-    def compact(column: str) -> Column:
-        return F.upper(F.regexp_replace(F.col(column).cast("string"), r"[\s\-_－—]", ""))
+    from regulake.normalize import compact_code_col
 
-    tests = ([compact(c) == F.lit(ric) for c in rule.match.ric if c in columns]
+    tests = ([compact_code_col(F.col(c)) == F.lit(ric) for c in rule.match.ric if c in columns]
              + [F.col(c) == F.lit(pid) for c in rule.match.person_id if c in columns]
              + [F.instr(F.upper(F.col(c).cast("string")), ric) > 0 for c in rule.match.raw if c in columns])
     return F.coalesce(reduce(lambda a, b: a | b, tests), F.lit(False)) if tests else None
@@ -139,22 +138,17 @@ def holding_rows(frame: DataFrame, ric: str) -> DataFrame:
     return frame.where(F.coalesce(reduce(lambda a, b: a | b, tests), F.lit(False)))
 
 
-def _apply(spark: SparkSession, settings: Settings, layer: str, table: str, rule: _Rule, condition: Column) -> str:
+def _apply(spark: SparkSession, settings: Settings, layer: str, table: str, rule: _Rule, condition: Column) -> None:
     from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
     target = DeltaTable.forPath(spark, lake.table_path(settings, layer, table))
     if rule.delete:
         lake.with_retry(lambda: target.delete(condition), f"{layer}.{table} erase")
-        return "delete"
-    columns = set(target.toDF().columns)
-    assignments = {c: F.lit(None).cast(_type(target.toDF(), c)) for c in rule.redact if c in columns}
+        return
+    schema = target.toDF().schema
+    assignments = {c: F.lit(None).cast(schema[c].dataType) for c in rule.redact if c in schema.fieldNames()}
     lake.with_retry(lambda: target.update(condition, assignments), f"{layer}.{table} redact")
-    return "redact"
-
-
-def _type(frame: DataFrame, column: str):
-    return frame.schema[column].dataType
 
 
 def _vacuum_now(spark: SparkSession, settings: Settings, layer: str, table: str) -> None:
@@ -196,12 +190,10 @@ def erase(spark: SparkSession, settings: Settings, ric: str, *, dry_run: bool = 
             if condition is None:
                 continue
             rows = frame.where(condition).count()
-            action = "none"
+            action = ("delete" if rule.delete else "redact") if rows else "none"
             if rows and not dry_run:
-                action = _apply(spark, settings, layer, table, rule, condition)
+                _apply(spark, settings, layer, table, rule, condition)
                 changed.append((layer, table))
-            elif rows:
-                action = "delete" if rule.delete else "redact"
             report.tables.append(TableErasure(layer, table, action, rows))
             log.info("erasure %s.%s: %d rows %s", layer, table, rows, action if not dry_run else f"to {action}")
         report.remaining = scan(spark, settings, ric)
