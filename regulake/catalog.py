@@ -11,6 +11,13 @@ Each process keeps Spark's in-memory catalog and fills it from the lake:
 * every `<lake_root>/_catalog/views/<db>.<view>.sql` (a SELECT statement) is
   created as the view `<db>.<view>`.
 
+`public` is what the last run published, never a run half-way: publish (the run's last
+stage, after every gold table of the run has committed) writes `_catalog/views/_published.json`,
+the gold version of each table, in one atomic write, and a `public` view reads each gold table
+at that version (`gold.t VERSION AS OF n`). A view over a gold table no run has published yet is
+left out. A `gold.*` table read directly is consistent on its own (its latest Delta commit) and
+may be a run ahead of `public`.
+
 Delta's transaction log gives readers a consistent snapshot while other
 processes write, so sharing needs no lock. A table created after a process
 attached becomes visible there after `refresh_catalog()`.
@@ -21,6 +28,7 @@ it makes are kept in the shared metastore database, where other engines find the
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -36,9 +44,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VIEWS_DIR = "_catalog/views"
+PUBLISHED = f"{VIEWS_DIR}/_published.json"
 LAKE_CONF_KEY = "regulake.lake.root"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _REGISTER_THREADS = 8
+# A gold table named in a view's SELECT: gold.t or `gold`.`t`, not a column path like x.gold.t.
+_GOLD_TABLE = re.compile(r"(?<![\w.`])`?gold`?\s*\.\s*`?([A-Za-z][A-Za-z0-9_]*)`?(?![\w`.])", re.I)
 
 
 def discover_tables(lake_root: str) -> dict[str, list[str]]:
@@ -76,13 +87,52 @@ def save_view(spark: SparkSession, settings: Settings, database: str, view: str,
     storage.write_text(f"{settings.lake_root}/{VIEWS_DIR}/{database}.{view}.sql", select_sql)
 
 
+def publish_gold(settings: Settings, run_id: str) -> dict[str, int]:
+    """Switch `public` to the gold tables as committed now (publish calls it once every gold table of
+    the run has committed); {table: version}. One small file, written atomically: a reader sees the
+    previous run's versions or these, never some of each."""
+    from regulake.stage_state import delta_version
+
+    versions = {table: version for table in discover_tables(settings.lake_root).get("gold", [])
+                if (version := delta_version(None, settings.table_path("gold", table))) is not None}
+    if versions == published_versions(settings.lake_root):
+        log.info("public already shows these gold versions: nothing to switch")
+        return versions
+    storage.write_text(f"{settings.lake_root}/{PUBLISHED}",
+                       json.dumps({"run_id": run_id, "gold": versions}, sort_keys=True, indent=1))
+    log.info("published %d gold tables to public (run %s)", len(versions), run_id)
+    return versions
+
+
+def published_versions(lake_root: str) -> dict[str, int]:
+    """{gold table: version} of the last publish; empty before the first."""
+    path = f"{lake_root}/{PUBLISHED}"
+    return json.loads(storage.read_text(path))["gold"] if storage.exists(path) else {}
+
+
+def pin_to_published(select_sql: str, published: dict[str, int]) -> str | None:
+    """`select_sql` reading every gold table at its published version; None when one is not published."""
+    missing = [m.group(1) for m in _GOLD_TABLE.finditer(select_sql) if m.group(1).lower() not in published]
+    if missing:
+        return None
+    return _GOLD_TABLE.sub(lambda m: f"gold.`{m.group(1)}` VERSION AS OF {published[m.group(1).lower()]}",
+                           select_sql)
+
+
 def _register_views(spark: SparkSession, lake_root: str) -> None:
     views_root = f"{lake_root}/{VIEWS_DIR}"
+    published = published_versions(lake_root)
     pending = {}
     for entry in storage.list_files(views_root):
         if entry.name.endswith(".sql") and entry.name.count(".") == 2:
             database, view, _ = entry.name.split(".")
-            pending[(database, view)] = storage.read_text(f"{views_root}/{entry.name}")
+            select_sql = storage.read_text(f"{views_root}/{entry.name}")
+            if database == "public":
+                select_sql = pin_to_published(select_sql, published)
+                if select_sql is None:
+                    log.debug("view public.%s: a gold table it reads is not published yet", view)
+                    continue
+            pending[(database, view)] = select_sql
     for database in {database for database, _ in pending}:
         ensure_database(spark, lake_root, database)
 
@@ -117,6 +167,8 @@ def attach_catalog(spark: SparkSession, settings: Settings, refresh: bool = Fals
             raise RuntimeError(f"this session's metastore catalog belongs to {attached}; a session for "
                                f"{lake_root} needs its own metastore (catalog: hive_metastore)")
         _detach(spark)
+        for database in [d.name for d in spark.catalog.listDatabases() if d.name != "default"]:
+            spark.sql(f"ALTER DATABASE `{database}` SET LOCATION '{lake_root}/{database}'")
     for layer in settings.layers:
         ensure_database(spark, lake_root, layer)
     missing = []
@@ -139,11 +191,12 @@ def refresh_catalog(spark: SparkSession, settings: Settings) -> None:
 
 
 def _detach(spark: SparkSession) -> None:
-    """Forget another lake's entries (external tables and views: no data is touched)."""
+    """Forget another lake's tables and views (external entries: no data is touched). Its databases
+    stay, re-pointed by the next attach: Spark's in-memory catalog deletes the folder of a dropped
+    database, and a database's folder here is a layer of that lake."""
     for database in [d.name for d in spark.catalog.listDatabases() if d.name != "default"]:
         for table in spark.catalog.listTables(database):
             if table.tableType == "MANAGED":
                 raise RuntimeError(f"{database}.{table.name} is a managed table; refusing to detach")
             kind = "VIEW" if table.tableType == "VIEW" else "TABLE"
             spark.sql(f"DROP {kind} IF EXISTS `{database}`.`{table.name}`")
-        spark.sql(f"DROP DATABASE IF EXISTS `{database}`")

@@ -24,6 +24,7 @@ even when it changes no row, so a rerun that must change nothing keeps its guard
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -106,18 +107,29 @@ def concurrency_errors() -> tuple[type[BaseException], ...]:
             ex.DeltaConcurrentModificationException)
 
 
-def with_retry(action: Callable[[], _T], what: str) -> _T:
-    """Run a Delta write, again (after a short, growing pause) when another commit conflicted with it."""
-    errors = concurrency_errors()
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+# The same conflicts by error class or name, for errors that arrive wrapped (Spark Connect, py4j).
+_CONFLICT = re.compile(r"DELTA_(CONCURRENT_[A-Z_]+|METADATA_CHANGED|PROTOCOL_CHANGED)\b|Concurrent\w*Exception"
+                       r"|MetadataChangedException|ProtocolChangedException")
+
+
+def is_conflict(error: BaseException) -> bool:
+    """A Delta commit conflict (another writer committed first), as opposed to any other failure."""
+    return isinstance(error, concurrency_errors()) or bool(_CONFLICT.search(str(error)))
+
+
+def with_retry(action: Callable[[], _T], what: str, attempts: int = MAX_ATTEMPTS,
+               backoff_seconds: float | None = None, sleep: Callable[[float], None] = time.sleep) -> _T:
+    """Run a Delta write, again (after a pause growing with each attempt) when another commit conflicted
+    with it; the one place that retries conflicts. Any other error, or the last conflict, is raised."""
+    backoff = BACKOFF_SECONDS if backoff_seconds is None else backoff_seconds
+    for attempt in range(1, attempts + 1):
         try:
             return action()
-        except errors as error:
-            if attempt == MAX_ATTEMPTS:
+        except Exception as error:
+            if attempt == attempts or not is_conflict(error):
                 raise
-            log.warning("%s: concurrent commit (%s), retry %d of %d", what, type(error).__name__, attempt,
-                        MAX_ATTEMPTS - 1)
-            time.sleep(BACKOFF_SECONDS * attempt)
+            log.warning("%s: concurrent commit (%s), retry %d of %d", what, type(error).__name__, attempt, attempts - 1)
+            sleep(backoff * attempt)
     raise AssertionError("unreachable")
 
 

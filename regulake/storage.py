@@ -144,11 +144,17 @@ def read_text(uri: str) -> str:
 
 
 def write_text(uri: str, text: str) -> None:
-    """Write (or replace) a small UTF-8 file; its folder is created when missing."""
+    """Write (or replace) a small UTF-8 file at once: a reader sees the old content or the new, never
+    part of it (local: a hidden sibling renamed over it; object stores make one PUT visible whole).
+    Its folder is created when missing."""
     fs, path = resolve(uri)
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    with fs.open_output_stream(path) as stream:
+    folder, name = path.rsplit("/", 1)
+    fs.create_dir(folder, recursive=True)
+    target = f"{folder}/.{name}.{os.getpid()}.partial" if isinstance(fs, pafs.LocalFileSystem) else path
+    with fs.open_output_stream(target) as stream:
         stream.write(text.encode("utf-8"))
+    if target != path:
+        fs.move(target, path)
 
 
 def make_dirs(uri: str) -> None:

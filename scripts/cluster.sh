@@ -26,6 +26,7 @@ CLUSTER_DIR=${CLUSTER_DIR:-$ROOT/.cluster}
 TOOLS=$ROOT/.tools
 VENV=$ROOT/.venv
 JARS=$ROOT/.jars
+WEED_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/regulake
 
 # Pinned versions; tests/cluster/test_versions.py checks docker/ says the same.
 SEAWEEDFS_MODULE=github.com/seaweedfs/seaweedfs
@@ -54,16 +55,22 @@ setup() {
   [ -x "$VENV/bin/python" ] || die "run \`make setup\` first"
   mkdir -p "$TOOLS" "$JARS"
   if [ ! -x "$TOOLS/weed" ] || [ "$(cat "$TOOLS/weed.version" 2>/dev/null)" != "$SEAWEEDFS_VERSION" ]; then
-    command -v go >/dev/null || die "Go is needed once to build SeaweedFS (apt-get install golang)"
-    say "building SeaweedFS $SEAWEEDFS_VERSION from the Go module proxy (a few minutes, once)"
-    local build; build=$(mktemp -d)
-    # `go install` refuses the module (its go.mod has replace directives): download, copy, build.
-    local dir; dir=$(cd "$build" && GOFLAGS=-mod=mod go mod download -json "$SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION" \
-      | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-    cp -r "$dir" "$build/src" && chmod -R u+w "$build/src"
-    (cd "$build/src" && GOFLAGS=-mod=mod go build -o "$TOOLS/weed" ./weed)
+    # Built once per machine and version (like pip's and Maven's caches), copied into each checkout.
+    local cached=$WEED_CACHE/weed-$SEAWEEDFS_VERSION
+    if [ ! -x "$cached" ]; then
+      command -v go >/dev/null || die "Go is needed once to build SeaweedFS (apt-get install golang)"
+      say "building SeaweedFS $SEAWEEDFS_VERSION from the Go module proxy (a few minutes, once per machine)"
+      local build; build=$(mktemp -d)
+      # `go install` refuses the module (its go.mod has replace directives): download, copy, build.
+      local dir; dir=$(cd "$build" && GOFLAGS=-mod=mod go mod download -json "$SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION" \
+        | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+      cp -r "$dir" "$build/src" && chmod -R u+w "$build/src"
+      mkdir -p "$WEED_CACHE"
+      (cd "$build/src" && GOFLAGS=-mod=mod go build -o "$cached.partial" ./weed) && mv "$cached.partial" "$cached"
+      rm -rf "$build"
+    fi
+    cp "$cached" "$TOOLS/weed"
     echo "$SEAWEEDFS_VERSION" > "$TOOLS/weed.version"
-    rm -rf "$build"
   fi
   local artifact group name version
   while read -r artifact; do

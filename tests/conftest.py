@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from regulake.config import Settings, load_settings
-
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "landing"
+from tests.pipeline import SAMPLES
 
 
 def pytest_configure(config):
@@ -82,3 +81,23 @@ def _lean_folders(request):
         return
     request.getfixturevalue("lean_spark")
     yield
+
+
+@pytest.fixture(scope="session")
+def pipeline_landing(tmp_path_factory) -> Path:
+    """The landing of tests/pipeline.py: the shared samples, else a small generated one."""
+    from tests.pipeline import generate_landing
+
+    return SAMPLES if SAMPLES.is_dir() else generate_landing(tmp_path_factory.mktemp("generated"))
+
+
+@pytest.fixture(scope="session")
+def pipeline_lake(pipeline_landing, tmp_path_factory) -> Path:
+    """One uninterrupted `regulake run` (the real DAG) over the pipeline landing, shared by the end-to-end
+    and chaos tests. Read-only: a test that writes to a lake copies it first."""
+    from tests.pipeline import cli
+
+    lake = tmp_path_factory.mktemp("pipeline") / "lake"
+    # No --as-of: historical deliveries are classified on their latest batch date.
+    cli("run", "--landing", str(pipeline_landing), "--lake", str(lake))
+    return lake

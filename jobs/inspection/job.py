@@ -10,7 +10,7 @@ import logging
 from datetime import date, datetime
 from pathlib import Path
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs.risk.config import RiskConfig, load_risk_config
@@ -19,6 +19,8 @@ from jobs.risk.job import CLASS_TABLE, MARTS, read_gold
 from jobs.risk.plan import draw_plan, eligible_matters, officers_on_duty, previous_pairs
 from jobs.risk.store import write_as_of
 from regulake import lake, stage_state
+from regulake.catalog import save_view
+from regulake.config import Settings
 from regulake.stage import StageContext
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ def run(ctx: StageContext, seed: int | None = None) -> dict:
         tables=stage_state.table_versions(spark, settings, [("gold", t) for t in (CLASS_TABLE, *MARTS)]),
         config=repr(cfg), code=stage_state.files_digest(CODE), as_of=as_of.isoformat(), seed=seed)
     if lake.exists(spark, settings, "gold", PLAN_TABLE) and stage_state.unchanged(spark, settings, STAGE, current):
+        _save_public_view(spark, settings)
         return {"run_id": run_id, "as_of": as_of.isoformat(), "seed": seed, "skipped": True, "written": False}
     classes = lake.read(spark, settings, "gold", CLASS_TABLE)
     if classes is None:
@@ -75,6 +78,12 @@ def run(ctx: StageContext, seed: int | None = None) -> dict:
         "unstaffed": rows.where(F.col("inspector_cert_nos").isNull()).count(), "written": written,
         "skipped": False,
     }
+    _save_public_view(spark, settings)
     stage_state.record(spark, settings, STAGE, run_id, current)
     log.info("inspection plan: %s", figures)
     return figures
+
+
+def _save_public_view(spark: SparkSession, settings: Settings) -> None:
+    # The analyst role reads the plan as it is (conf/regulake.yaml serve.roles): BI gets it as published.
+    save_view(spark, settings, "public", PLAN_TABLE, f"SELECT * FROM gold.{PLAN_TABLE}")

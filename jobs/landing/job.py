@@ -51,7 +51,6 @@ from regulake.stage import StageContext
 log = logging.getLogger("regulake.landing")
 
 LOADED, REJECTED, INCOMPLETE, DUPLICATE = "loaded", "rejected", "incomplete", "duplicate"
-STALE_STAGING_SECONDS = 6 * 3600
 
 
 @dataclass
@@ -321,14 +320,15 @@ def read_delivery(schema: FeedSchema, delivery: Delivery, staging_root: str, roo
 
 
 def _remove_stale_staging(settings: Settings, feed_id: str) -> None:
-    """Staging left behind by a killed run of this feed (never the staging of a live run)."""
+    """Staging left behind by a killed run of this feed. All of it: the lake's run lease (regulake/lease.py),
+    held by this run, means no other run is landing this feed now."""
     base = storage.join(settings.lake_root, bronze.STAGING_ROOT, feed_id)
-    cutoff = (time.time() - STALE_STAGING_SECONDS) * 1e9
     fs, path = storage.resolve(base)
     if fs.get_file_info(path).type != pafs.FileType.Directory:
         return
     for info in fs.get_file_info(pafs.FileSelector(path)):
-        if info.type == pafs.FileType.Directory and (info.mtime_ns or 0) < cutoff:
+        if info.type == pafs.FileType.Directory:
+            log.info("removing the staging %s of a run that did not finish", info.path)
             fs.delete_dir(info.path)
 
 

@@ -51,6 +51,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from regulake import lake
 from regulake.catalog import discover_tables
 from regulake.spark import temporary_conf
 from regulake.stage import StageContext
@@ -74,9 +75,6 @@ RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 RETAIN_IGNORED = "spark.databricks.delta.vacuum.retentionWindowIgnore.enabled"
 # Commits this job makes; between them and the last Z-ordering the table's data did not change.
 MAINTENANCE_OPERATIONS = {"SET TBLPROPERTIES", "COMPUTE STATS", "VACUUM START", "VACUUM END"}
-# Delta's commit-conflict error classes (io.delta.exceptions.*: ConcurrentAppendException ...).
-_CONFLICT = re.compile(r"DELTA_(CONCURRENT_[A-Z_]+|METADATA_CHANGED|PROTOCOL_CHANGED)\b|Concurrent\w*Exception"
-                       r"|MetadataChangedException|ProtocolChangedException")
 _UNIT_HOURS = {"week": 168.0, "day": 24.0, "hour": 1.0, "minute": 1 / 60, "second": 1 / 3600,
                "millisecond": 1 / 3_600_000, "microsecond": 1 / 3_600_000_000}
 _INTERVAL_PART = re.compile(r"(\d+)\s*(week|day|hour|minute|second|millisecond|microsecond)s?")
@@ -153,43 +151,18 @@ def retention_in_place(properties: Mapping[str, str], cfg: MaintenanceConfig) ->
     return hours is not None and hours >= cfg.vacuum_retain_hours
 
 
-def is_conflict(error: BaseException) -> bool:
-    """A Delta commit conflict (another writer committed first), as opposed to any other failure."""
-    from delta.exceptions.base import (
-        ConcurrentAppendException,
-        ConcurrentDeleteDeleteException,
-        ConcurrentDeleteReadException,
-        ConcurrentTransactionException,
-        ConcurrentWriteException,
-        DeltaConcurrentModificationException,
-        MetadataChangedException,
-        ProtocolChangedException,
-    )
-
-    kinds = (ConcurrentAppendException, ConcurrentDeleteDeleteException, ConcurrentDeleteReadException,
-             ConcurrentTransactionException, ConcurrentWriteException, DeltaConcurrentModificationException,
-             MetadataChangedException, ProtocolChangedException)
-    return isinstance(error, kinds) or bool(_CONFLICT.search(str(error)))
-
-
 def retry_conflicts(action: Callable[[], T], what: str, retries: int, backoff_seconds: float,
                     sleep: Callable[[float], None] = time.sleep) -> T:
-    """`action()`, again after each commit conflict (waiting backoff × attempt), at most `retries`
-    more times; then ConflictSkipped. Any other error is raised at once."""
-    for attempt in range(retries + 1):
-        try:
-            return action()
-        except Exception as error:
-            if not is_conflict(error):
-                raise
-            first_line = str(error).strip().splitlines()[0][:300] if str(error).strip() else type(error).__name__
-            if attempt == retries:
-                raise ConflictSkipped(f"{what}: still conflicting with concurrent writers after "
-                                      f"{retries + 1} attempts ({first_line})") from error
-            log.warning("%s: commit conflict with a concurrent writer (%s); retry %d of %d",
-                        what, first_line, attempt + 1, retries)
-            sleep(backoff_seconds * (attempt + 1))
-    raise AssertionError("unreachable")
+    """`action()` through `regulake.lake.with_retry` (at most `retries` more times after commit
+    conflicts, waiting backoff × attempt); a conflict still there after that is ConflictSkipped."""
+    try:
+        return lake.with_retry(action, what, attempts=retries + 1, backoff_seconds=backoff_seconds, sleep=sleep)
+    except Exception as error:
+        if not lake.is_conflict(error):
+            raise
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+        raise ConflictSkipped(f"{what}: still conflicting with concurrent writers after "
+                              f"{retries + 1} attempts ({first_line})") from error
 
 
 # --- Spark and Delta ---------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 `<lake>/_reports/regulake_report.html` (the latest) and `regulake_report_<YYYY-MM-DD>.html`
 (a dated copy, replaced by a later run of the same day). Everything is inline (plotly.js
-included, no CDN), so the file opens offline and can be mailed. Publishing reads only (it
-commits no Delta version besides its `audit.pipeline_run` row); when nothing it shows has changed
+included, no CDN), so the file opens offline and can be mailed. Publishing first switches
+the `public` views to the gold tables of this run (`regulake.catalog.publish_gold`); otherwise it
+reads only (it commits no Delta version besides its `audit.pipeline_run` row); when nothing it shows has changed
 since the run that wrote it (the fingerprint of its inputs sits beside it in `regulake_report.inputs`),
 that report is kept and not drawn again.
 """
@@ -27,6 +28,7 @@ from jobs.scorecards.config import load_config
 from jobs.scorecards.job import read_tables
 from jobs.silver.job import held_deliveries
 from regulake import lake, stage_state, storage
+from regulake.catalog import publish_gold, refresh_catalog
 from regulake.config import Settings
 from regulake.stage import StageContext
 
@@ -177,6 +179,9 @@ def run(ctx: StageContext) -> dict:
     location, the number of charts drawn (None when kept) and the deliveries the gate holds back."""
     spark, settings, run_id, as_of = ctx.spark, ctx.settings, ctx.run_id, ctx.as_of
     started = time.perf_counter()
+    # Every gold table of the run has committed (publish runs last): switch `public` to them at once.
+    publish_gold(settings, run_id)
+    refresh_catalog(spark, settings)
     zone = ZoneInfo(str(spark.conf.get("spark.sql.session.timeZone", "Asia/Shanghai")))
     now = datetime.now(zone)
     folder = f"{settings.lake_root}/{REPORTS_DIR}"

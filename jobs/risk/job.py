@@ -23,6 +23,7 @@ from jobs.risk.store import write_as_of
 from jobs.risk.veto import apply_vetoes, veto_matches
 from jobs.risk.warnings import complaint_surges, risk_warnings
 from regulake import lake, stage_state
+from regulake.catalog import save_view
 from regulake.config import Settings
 from regulake.stage import StageContext
 
@@ -121,6 +122,7 @@ def run(ctx: StageContext) -> dict:
     current = input_fingerprint(spark, settings, cfg, as_of)
     if (all(lake.exists(spark, settings, "gold", t) for t in (CLASS_TABLE, WARNING_TABLE))
             and stage_state.unchanged(spark, settings, STAGE, current)):
+        _save_public_views(spark, settings)
         return {"run_id": run_id, "as_of": as_of.isoformat(), "skipped": True, "written": False}
     gold = read_gold(spark, settings)
     history = lake.read(spark, settings, "gold", CLASS_TABLE)
@@ -143,6 +145,13 @@ def run(ctx: StageContext) -> dict:
         "warnings": warnings.count(), "written": wrote_classes or wrote_warnings, "skipped": False,
         "model": "hand" if model is None else model.version, "model_reason": why,
     }
+    _save_public_views(spark, settings)
     stage_state.record(spark, settings, STAGE, run_id, current)
     log.info("risk classes: %s", figures)
     return figures
+
+
+def _save_public_views(spark: SparkSession, settings: Settings) -> None:
+    # No personal data in either table: BI gets them as they are (at the last published version).
+    for table in (CLASS_TABLE, WARNING_TABLE):
+        save_view(spark, settings, "public", table, f"SELECT * FROM gold.{table}")

@@ -1,19 +1,19 @@
 """The CLI end to end: run (the real DAG) over a landing → gold; sql while a run writes; status; rerun.
 
-The landing is the shared sample deliveries (defects included) when they sit beside
-the repository, else a small generated one: both follow the data exchange standard.
+The run is the session's `pipeline_lake` (tests/pipeline.py: the shared samples, defects included,
+else a small generated landing). Its tables are read in this process's Spark session, with the
+lake's catalog attached as `regulake sql` attaches it: one JVM instead of one per question.
+`regulake sql` itself runs below, while a resend writes. Tests that write work on a copy.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,105 +21,83 @@ import pytest
 import yaml
 
 from tests.endpoint import ANALYST, connect, users_env
+from tests.pipeline import AS_OF, REGULAKE, cli, pipeline_env, table_versions
 
-REGULAKE = str(Path(sys.executable).with_name("regulake"))
 PROJECT = Path(__file__).resolve().parents[2]
-SAMPLES = PROJECT.parent / "shared" / "samples" / "landing"
-AS_OF = "2024-03-31"
 RIC = re.compile(r"\b\d{17}[\dXx]\b")
 
 pytestmark = pytest.mark.slow
 
 
-def _env() -> dict[str, str]:
-    env = os.environ.copy()
-    env["REGULAKE__SPARK__MASTER"] = "local[2]"
-    return env
-
-
-def _cli(*args: str, timeout: int = 2400) -> subprocess.CompletedProcess:
-    result = subprocess.run([REGULAKE, *args], capture_output=True, text=True, env=_env(), timeout=timeout)
-    assert result.returncode == 0, f"regulake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
-    return result
-
-
-def _sql(lake: Path, query: str) -> list[dict]:
-    result = _cli("sql", query, "--lake", str(lake), "--format", "json")
-    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-
-
-def _table_versions(lake: Path) -> dict[str, int]:
-    """Latest Delta commit number of every table in the lake."""
-    versions = {}
-    for log in sorted(lake.glob("*/*/_delta_log")):
-        commits = [int(p.stem) for p in log.glob("*.json") if p.stem.isdigit()]
-        versions[f"{log.parent.parent.name}.{log.parent.name}"] = max(commits)
-    return versions
+@pytest.fixture(scope="module")
+def landing(pipeline_landing) -> Path:
+    return pipeline_landing
 
 
 @pytest.fixture(scope="module")
-def landing(tmp_path_factory) -> Path:
-    if SAMPLES.is_dir():
-        return SAMPLES
-    out = tmp_path_factory.mktemp("generated")
-    # Three monthly batches end on AS_OF, as the samples do.
-    _cli("generate", "--out", str(out), "--enterprises", "300", "--batches", "3", "--seed", "11", "--no-progress")
-    return out / "landing"
+def lake(pipeline_lake) -> Path:
+    return pipeline_lake
 
 
 @pytest.fixture(scope="module")
-def lake(landing, tmp_path_factory) -> Path:
-    lake = tmp_path_factory.mktemp("e2e") / "lake"
-    # No --as-of: historical deliveries are classified on their latest batch date (AS_OF).
-    _cli("run", "--landing", str(landing), "--lake", str(lake))
-    return lake
+def sql(spark, lake_settings, lake):
+    """A query on `lake`'s catalog, rows as `regulake sql --format json` prints them."""
+    from regulake.spark import get_spark
+
+    def query(statement: str, on: Path = lake) -> list[dict]:
+        get_spark(lake_settings.with_overrides(**{"lake.root": str(on)}))  # attaches when it is another lake
+        return [json.loads(json.dumps(row.asDict(recursive=True), ensure_ascii=False, default=str))
+                for row in spark.sql(statement).collect()]
+
+    yield query
+    get_spark(lake_settings)
 
 
-def test_a_run_without_as_of_classifies_on_the_latest_batch_date(lake, landing):
+def test_a_run_without_as_of_classifies_on_the_latest_batch_date(lake, landing, sql):
     latest = max(p.name for p in landing.glob("*/*") if p.is_dir() and p.name.isdigit())
     assert f"{latest[:4]}-{latest[4:6]}-{latest[6:]}" == AS_OF
-    assert {str(r["as_of"]) for r in _sql(lake, "SELECT as_of FROM audit.pipeline_run")} == {AS_OF}
-    assert {str(r["d"]) for r in _sql(lake, "SELECT DISTINCT as_of_date AS d FROM gold.enterprise_risk_class")} \
+    assert {str(r["as_of"]) for r in sql("SELECT as_of FROM audit.pipeline_run")} == {AS_OF}
+    assert {str(r["d"]) for r in sql("SELECT DISTINCT as_of_date AS d FROM gold.enterprise_risk_class")} \
         == {AS_OF}
 
 
 def test_generate_writes_deliveries_and_their_truth(tmp_path):
-    _cli("generate", "--out", str(tmp_path), "--enterprises", "40", "--batches", "2", "--seed", "3", "--no-progress")
+    cli("generate", "--out", str(tmp_path), "--enterprises", "40", "--batches", "2", "--seed", "3", "--no-progress")
     manifests = list((tmp_path / "landing").glob("*/*/manifest.json"))
     assert len({m.parent.parent.name for m in manifests}) == 15
     assert (tmp_path / "truth" / "records.parquet").is_file()
 
 
-def test_every_delivery_is_logged_and_every_loaded_one_reaches_silver(lake, landing):
+def test_every_delivery_is_logged_and_every_loaded_one_reaches_silver(lake, landing, sql):
     folders = {(p.parent.name, p.name) for p in landing.glob("*/*") if p.is_dir()}
     logged = {(r["feed_id"], r["batch_date"]): r["status"]
-              for r in _sql(lake, "SELECT feed_id, batch_date, status FROM audit.delivery_log")}
+              for r in sql("SELECT feed_id, batch_date, status FROM audit.delivery_log")}
     assert set(logged) == folders
     gated = {(r["feed_id"], r["batch_date"]): r["outcome"]
-             for r in _sql(lake, "SELECT feed_id, batch_date, outcome FROM audit.gate_result")}
+             for r in sql("SELECT feed_id, batch_date, outcome FROM audit.gate_result")}
     assert gated == {key: "promoted" for key, status in logged.items() if status == "loaded"}
-    broken = _sql(lake, "SELECT feed_id, batch_date FROM audit.row_accounting WHERE NOT reconciled")
+    broken = sql("SELECT feed_id, batch_date FROM audit.row_accounting WHERE NOT reconciled")
     assert broken == []
 
 
-def test_gold_holds_every_mart_and_each_enterprise_once_as_current(lake):
+def test_gold_holds_every_mart_and_each_enterprise_once_as_current(sql):
     marts = {p.stem for p in (PROJECT / "dbt_project" / "models" / "marts").rglob("*.sql")}
-    gold = {r["tableName"] for r in _sql(lake, "SHOW TABLES IN gold")}
+    gold = {r["tableName"] for r in sql("SHOW TABLES IN gold")}
     assert marts <= gold, f"marts missing from gold: {sorted(marts - gold)}"
-    [row] = _sql(lake, "SELECT count(*) AS n, count(DISTINCT entity_id) AS d FROM gold.dim_enterprise WHERE is_current")
-    [registered] = _sql(lake, "SELECT count(DISTINCT uscc) AS n FROM silver.samr_enterprise")
+    [row] = sql("SELECT count(*) AS n, count(DISTINCT entity_id) AS d FROM gold.dim_enterprise WHERE is_current")
+    [registered] = sql("SELECT count(DISTINCT uscc) AS n FROM silver.samr_enterprise")
     assert row["n"] == row["d"] == registered["n"] > 0
-    [linked] = _sql(lake, "SELECT count(*) AS n FROM gold.entity_xref WHERE entity_id IS NOT NULL")
+    [linked] = sql("SELECT count(*) AS n FROM gold.entity_xref WHERE entity_id IS NOT NULL")
     assert linked["n"] > registered["n"]
 
 
-def test_the_analyst_question_is_one_query_on_gold(lake):
+def test_the_analyst_question_is_one_query_on_gold(sql):
     """Per region, enterprises with an unrevoked serious penalty and a substantiated complaint in 12 months."""
     themes = (PROJECT / "docs" / "THEMES.md").read_text(encoding="utf-8")
     query = re.search(r"```sql\n(.*?)```", themes[themes.index("Per region"):], re.S).group(1)
-    rows = _sql(lake, query.replace("current_date()", f"date'{AS_OF}'").strip().rstrip(";"))
+    rows = sql(query.replace("current_date()", f"date'{AS_OF}'").strip().rstrip(";"))
     # the same question asked another way (joins instead of EXISTS) must agree
-    joined = _sql(lake, f"""
+    joined = sql(f"""
         SELECT e.region_code, count(DISTINCT e.entity_id) AS enterprises
         FROM gold.dim_enterprise e
         JOIN gold.fct_penalty p ON p.entity_id = e.entity_id AND p.is_effective AND p.is_serious
@@ -139,8 +117,8 @@ def _unmasked_rics(rows, usccs: set[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def usccs(lake) -> set[str]:
-    return {r["entity_id"] for r in _sql(lake, "SELECT DISTINCT entity_id FROM gold.dim_enterprise")}
+def usccs(sql) -> set[str]:
+    return {r["entity_id"] for r in sql("SELECT DISTINCT entity_id FROM gold.dim_enterprise")}
 
 
 def _free_port() -> int:
@@ -170,25 +148,29 @@ def _hive(connection, query: str) -> list[tuple]:
         cursor.close()
 
 
-def test_bi_reads_gold_and_masked_public_views_while_a_resend_runs_then_a_rerun_changes_nothing(lake, landing, usccs, tmp_path):
-    """A BI tool (HiveServer2 over `regulake serve`) and `regulake sql` read while a run writes."""
+def test_bi_reads_gold_and_masked_public_views_while_a_resend_runs_then_a_rerun_changes_nothing(
+        lake, landing, usccs, sql, tmp_path):
+    """A BI tool (HiveServer2 over `regulake serve`) and `regulake sql` read while a run writes (on a copy of
+    the run's lake, which other tests share)."""
     resend_root = tmp_path / "resend"
     shutil.copytree(landing, resend_root)
-    before = _table_versions(lake)
+    shared, lake = lake, tmp_path / "lake"
+    shutil.copytree(shared, lake)
+    before = table_versions(lake)
     port, server_log = _free_port(), tmp_path / "serve.log"
     with server_log.open("w") as log_file:
         server = subprocess.Popen([REGULAKE, "serve", "--lake", str(lake), "--port", str(port), "--refresh", "5"],
-                                  stdout=log_file, stderr=subprocess.STDOUT, env=_env() | users_env(tmp_path))
+                                  stdout=log_file, stderr=subprocess.STDOUT, env=pipeline_env() | users_env(tmp_path))
     resend = None
     try:
         connection = _hive_connection(port, server, server_log)
         resend = subprocess.Popen(
             [REGULAKE, "run", "--landing", str(resend_root), "--lake", str(lake), "--as-of", AS_OF],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=pipeline_env(),
         )
         # Started with the run (a rerun that finds only duplicates is short): both start Spark together.
-        sql = subprocess.Popen([REGULAKE, "sql", "SHOW TABLES IN audit", "--lake", str(lake), "--format", "csv"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+        sql_cli = subprocess.Popen([REGULAKE, "sql", "SHOW TABLES IN audit", "--lake", str(lake), "--format", "csv"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=pipeline_env())
         scorecard = _hive(connection, "SELECT unit_type, unit_code, period, total_score, band "
                                       "FROM gold.efficacy_scorecard")
         assert scorecard and {row[4] for row in scorecard} <= {"red", "yellow", "green"}
@@ -197,11 +179,11 @@ def test_bi_reads_gold_and_masked_public_views_while_a_resend_runs_then_a_rerun_
         masked = _hive(connection, "SELECT * FROM public.enterprise_legal_representative LIMIT 50")
         assert masked and not _unmasked_rics(masked, usccs)
         assert resend.poll() is None, "the run ended before the queries: no overlap was tested"
-        tables, errors = sql.communicate(timeout=600)
-        assert sql.returncode == 0 and "delivery_log" in tables, errors[-3000:]
+        tables, errors = sql_cli.communicate(timeout=600)
+        assert sql_cli.returncode == 0 and "delivery_log" in tables, errors[-3000:]
         output, _ = resend.communicate(timeout=2400)
         # Every public view, read the way a BI tool reads it: no unmasked RIC anywhere.
-        rics = {r["legal_rep_id_no"] for r in _sql(lake, "SELECT DISTINCT legal_rep_id_no FROM silver.samr_enterprise")}
+        rics = {r["legal_rep_id_no"] for r in sql("SELECT DISTINCT legal_rep_id_no FROM silver.samr_enterprise")}
         assert _unmasked_rics(sorted(filter(None, rics)), usccs), "the check finds the RICs silver holds"
         for view in sorted(public - {"public", False, True}):
             found = _unmasked_rics(_hive(connection, f"SELECT * FROM public.{view}"), usccs)
@@ -217,24 +199,24 @@ def test_bi_reads_gold_and_masked_public_views_while_a_resend_runs_then_a_rerun_
             server.kill()
     assert server.returncode == 0, server_log.read_text()[-3000:]
     assert resend.returncode == 0, output[-5000:]
-    duplicates = {(r["feed_id"], r["batch_date"]) for r in _sql(
-        lake, "SELECT feed_id, batch_date FROM audit.delivery_log WHERE status = 'duplicate'")}
-    loaded = {(r["feed_id"], r["batch_date"]) for r in _sql(
-        lake, "SELECT feed_id, batch_date FROM audit.delivery_log WHERE status = 'loaded'")}
+    duplicates = {(r["feed_id"], r["batch_date"]) for r in sql(
+        "SELECT feed_id, batch_date FROM audit.delivery_log WHERE status = 'duplicate'", on=lake)}
+    loaded = {(r["feed_id"], r["batch_date"]) for r in sql(
+        "SELECT feed_id, batch_date FROM audit.delivery_log WHERE status = 'loaded'", on=lake)}
     assert loaded <= duplicates
 
-    after_resend = _table_versions(lake)
+    after_resend = table_versions(lake)
     # The endpoint logged the BI tool's statements in its own table, audit.query_log.
     assert after_resend.get("audit.query_log", -1) > before.get("audit.query_log", -1)
     changed = {t for t in after_resend if before.get(t) != after_resend[t]} - {
         "audit.pipeline_run", "audit.delivery_log", "audit.query_log"}
     assert changed == set(), f"a resent landing committed to {sorted(changed)}"
 
-    status = _cli("status", "--lake", str(lake)).stdout
+    status = cli("status", "--lake", str(lake)).stdout
     assert "silver.samr_enterprise" in status
 
-    _cli("run", "--landing", str(landing), "--lake", str(lake), "--as-of", AS_OF)
-    after = _table_versions(lake)
+    cli("run", "--landing", str(landing), "--lake", str(lake), "--as-of", AS_OF)
+    after = table_versions(lake)
     changed = {t for t in after if after_resend.get(t) != after[t]} - {"audit.pipeline_run"}
     assert changed == set(), f"a rerun committed to {sorted(changed)}"
 
@@ -242,7 +224,7 @@ def test_bi_reads_gold_and_masked_public_views_while_a_resend_runs_then_a_rerun_
 def test_run_fails_clearly_on_a_missing_landing(tmp_path):
     result = subprocess.run(
         [REGULAKE, "run", "--landing", str(tmp_path / "nope"), "--lake", str(tmp_path / "lake")],
-        capture_output=True, text=True, env=_env(), timeout=300,
+        capture_output=True, text=True, env=pipeline_env(), timeout=300,
     )
     assert result.returncode != 0
     assert "nope" in result.stderr + result.stdout
@@ -255,7 +237,9 @@ def test_conf_files_parse():
 
 def test_risk_backtest_scores_the_inspections_after_each_cut(lake, tmp_path):
     out = tmp_path / "backtest.md"
-    _cli("risk", "backtest", "--lake", str(lake), "--cuts", "2024-01-31", "--window-days", "730",
+    shared, lake = lake, tmp_path / "lake"  # the backtest writes gold.risk_backtest
+    shutil.copytree(shared, lake)
+    cli("risk", "backtest", "--lake", str(lake), "--cuts", "2024-01-31", "--window-days", "730",
          "--horizon-days", "60", "--out", str(out))
     text = out.read_text(encoding="utf-8")
     rows = {cells[1]: cells for cells in ([c.strip() for c in line.strip("|").split("|")]
@@ -291,10 +275,10 @@ def test_a_deletion_request_erases_a_person_from_every_layer(lake, spark, tmp_pa
     enterprises = count("silver.samr_enterprise")
     assert count("gold.dim_person", f"person_ric = '{ric}'") >= 1
 
-    before = _table_versions(copy)
-    preview = _cli("erase", "--ric", ric, "--lake", str(copy), "--dry-run")
+    before = table_versions(copy)
+    preview = cli("erase", "--ric", ric, "--lake", str(copy), "--dry-run")
     assert "silver.samr_enterprise" in preview.stdout and "bronze.samr_enterprise" in preview.stdout, preview.stdout
-    assert _table_versions(copy) == before, "a dry run changed a table"
+    assert table_versions(copy) == before, "a dry run changed a table"
 
     report = erase(spark, settings, ric)
     assert report.rows > 0 and not report.remaining

@@ -1,11 +1,11 @@
 """The loopback cluster end to end: Spark standalone, an S3 object store and PostgreSQL.
 
 One module-scoped cluster (scripts/cluster.sh up, in a throwaway folder) runs the main DAG over
-a small generated landing copied into the object store, through the real Airflow scheduler
+the end-to-end tests' landing (tests/pipeline.py) copied into the object store, through the real Airflow scheduler
 (`regulake run --scheduler`: `airflow dags trigger` and a wait; LocalExecutor, every task its own
 process and a Spark Connect client of the cluster's one driver, the lake on s3a, the metadata DB
 on PostgreSQL) while one Spark worker is killed. Its gold layer must equal, row for row, that of
-the embedded default run over the same landing, and `regulake serve` on the cluster must answer
+the embedded default run over the same landing (the session's `pipeline_lake`), and `regulake serve` on the cluster must answer
 a HiveServer2 query.
 """
 
@@ -26,14 +26,14 @@ from pathlib import Path
 import pytest
 
 from tests.endpoint import ANALYST, connect, users_env
+from tests.pipeline import PERSON_ID_SALT
 
 PROJECT = Path(__file__).resolve().parents[2]
 CLUSTER = PROJECT / "scripts" / "cluster.sh"
 PYTHON = sys.executable
 REGULAKE = str(Path(PYTHON).with_name("regulake"))
-AS_OF = "2024-02-29"
-# The same person_id key on both sides, so person_id columns compare equal.
-SALT = "cluster-test-salt-0123456789abcdef"
+# The same person_id key as the embedded run, so person_id columns compare equal.
+SALT = PERSON_ID_SALT
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -58,22 +58,15 @@ def _base_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def landing(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("cluster-landing")
-    # Every feed, a few hundred enterprises, two monthly batches ending on AS_OF.
-    _run([REGULAKE, "generate", "--out", str(out), "--enterprises", "200", "--batches", "2", "--seed", "3",
-          "--no-progress"], _base_env(), 600, "regulake generate")
-    return out / "landing"
+def landing(pipeline_landing) -> Path:
+    """The end-to-end tests' landing (tests/pipeline.py: the shared samples, defects included)."""
+    return pipeline_landing
 
 
 @pytest.fixture(scope="module")
-def embedded_lake(landing, tmp_path_factory) -> Path:
-    lake = tmp_path_factory.mktemp("embedded") / "lake"
-    env = _base_env() | {"REGULAKE__SPARK__MASTER": "local[2]",
-                         "REGULAKE__AIRFLOW__HOME": str(tmp_path_factory.mktemp("embedded-airflow"))}
-    _run([REGULAKE, "run", "--landing", str(landing), "--lake", str(lake), "--as-of", AS_OF], env, 1800,
-         "the embedded run")
-    return lake
+def embedded_lake(pipeline_lake) -> Path:
+    """The embedded default's run over that landing (local Spark, in-process DAG), shared with them."""
+    return pipeline_lake
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +134,8 @@ def cluster_run(cluster, landing):
     target = "s3a://landing/cluster-test"
     _run([PYTHON, "-c", "import sys; from regulake.storage import copy_tree; copy_tree(sys.argv[1], sys.argv[2])",
           str(landing), target], env, 600, "copying the landing into the object store")
-    command = [REGULAKE, "run", "--scheduler", "--landing", target, "--as-of", AS_OF]
+    # No --as-of, as the embedded run: the latest batch date of the deliveries.
+    command = [REGULAKE, "run", "--scheduler", "--landing", target]
     done, killed = threading.Event(), []
     killer = threading.Thread(target=_kill_worker_when_running, args=(folder, 120, done, killed), daemon=True)
     killer.start()

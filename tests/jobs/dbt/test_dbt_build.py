@@ -15,7 +15,7 @@ import pytest
 from delta.tables import DeltaTable
 
 from jobs.dbt.job import DbtBuildFailed, dbt_build
-from regulake.catalog import VIEWS_DIR, refresh_catalog, register_table
+from regulake.catalog import VIEWS_DIR, publish_gold, refresh_catalog, register_table
 from regulake.feeds import load_feed
 
 from . import helpers as fixture_lake
@@ -154,14 +154,19 @@ def test_person_ids_are_keyed_with_the_lakes_secret_salt(spark, dbt_lake):
     assert leaked == []
 
 
-def test_public_views_outlive_the_dbt_process(spark, dbt_lake):
+def test_public_views_outlive_the_dbt_process_and_show_only_what_was_published(spark, dbt_lake):
     settings = dbt_lake.settings
     files = sorted(Path(settings.lake_root, VIEWS_DIR).glob("public.*.sql"))
     assert len(files) == PUBLIC_VIEWS
     assert "gold.dim_enterprise" in Path(settings.lake_root, VIEWS_DIR, "public.dim_enterprise.sql").read_text()
     spark.sql("drop view public.dim_enterprise")
     refresh_catalog(spark, settings)  # what another process does when it attaches the lake
+    assert not spark.catalog.tableExists("public.dim_enterprise"), "shown before any run published gold"
+    published = publish_gold(settings, "test-run")  # what the run's publish stage does last
+    refresh_catalog(spark, settings)
     assert spark.sql("select count(*) as n from public.dim_enterprise").first()["n"] == 10
+    definition = spark.sql("show create table public.dim_enterprise").first()[0]
+    assert f"VERSION AS OF {published['dim_enterprise']}" in definition, definition
 
 
 def test_every_model_and_column_is_described(dbt_lake):

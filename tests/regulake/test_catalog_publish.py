@@ -1,0 +1,50 @@
+"""`public` reads gold at the versions the last publish recorded (regulake.catalog)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from regulake.catalog import PUBLISHED, pin_to_published, publish_gold, published_versions
+from regulake.config import load_settings
+
+
+@pytest.mark.parametrize(("select_sql", "pinned"), [
+    ("SELECT * FROM gold.dim_enterprise", "SELECT * FROM gold.`dim_enterprise` VERSION AS OF 3"),
+    ("SELECT e.x FROM `gold`.`dim_enterprise` AS e JOIN gold.fct_penalty p ON p.id = e.id",
+     "SELECT e.x FROM gold.`dim_enterprise` VERSION AS OF 3 AS e JOIN gold.`fct_penalty` VERSION AS OF 0 p "
+     "ON p.id = e.id"),
+    # A column path that happens to contain "gold." is not a table.
+    ("SELECT t.gold.dim_enterprise FROM gold.fct_penalty t", "SELECT t.gold.dim_enterprise FROM "
+                                                            "gold.`fct_penalty` VERSION AS OF 0 t"),
+    ("SELECT 1 AS one", "SELECT 1 AS one"),
+])
+def test_every_gold_table_a_view_reads_is_pinned(select_sql, pinned):
+    assert pin_to_published(select_sql, {"dim_enterprise": 3, "fct_penalty": 0}) == pinned
+
+
+def test_a_view_over_an_unpublished_gold_table_is_left_out():
+    assert pin_to_published("SELECT * FROM gold.dim_enterprise JOIN gold.new_mart USING (id)",
+                            {"dim_enterprise": 3}) is None
+    assert pin_to_published("SELECT * FROM gold.dim_enterprise", {}) is None
+
+
+def test_publish_records_every_gold_version_and_a_rerun_changes_nothing(tmp_path):
+    settings = load_settings(lake_root=str(tmp_path))
+    for table, commits in (("dim_enterprise", 3), ("fct_penalty", 1)):
+        log = tmp_path / "gold" / table / "_delta_log"
+        log.mkdir(parents=True)
+        for version in range(commits):
+            (log / f"{version:020d}.json").write_text("{}")
+    (tmp_path / "silver" / "x" / "_delta_log").mkdir(parents=True)
+    assert published_versions(str(tmp_path)) == {}
+    assert publish_gold(settings, "run-1") == {"dim_enterprise": 2, "fct_penalty": 0}
+    manifest = tmp_path / PUBLISHED
+    assert json.loads(manifest.read_text())["run_id"] == "run-1"
+    publish_gold(settings, "run-2")
+    assert json.loads(manifest.read_text())["run_id"] == "run-1", "nothing changed: nothing switched"
+    (tmp_path / "gold" / "fct_penalty" / "_delta_log" / f"{1:020d}.json").write_text("{}")
+    assert publish_gold(settings, "run-3")["fct_penalty"] == 1
+    assert published_versions(str(tmp_path)) == {"dim_enterprise": 2, "fct_penalty": 1}
+    assert [p.name for p in manifest.parent.iterdir() if "partial" in p.name] == []
