@@ -68,6 +68,7 @@ class Delivery:
     rows_landed: int | None = None
     rows_quarantined: int | None = None
     logged: bool = True  # False: already processed in an earlier run, nothing to log
+    recovered: bool = False  # its records were in bronze already (a run killed before logging it)
     staging: bronze.DeliveryStaging | None = field(default=None, repr=False)
 
     @property
@@ -101,7 +102,7 @@ class Delivery:
     def summary(self) -> dict[str, Any]:
         entry = self.log_entry("")
         return {k: entry[k] for k in ("batch_date", "status", "reason", "manifest_rows", "rows_landed",
-                                      "rows_quarantined", "location", "delivery_id")}
+                                      "rows_quarantined", "location", "delivery_id")} | {"recovered": self.recovered}
 
 
 def normalize_root(landing_root: str) -> str:
@@ -386,8 +387,11 @@ def run(ctx: StageContext) -> dict[str, Any]:
             read_delivery(schema, delivery, storage.join(run_staging, f"d{index:04d}"), root)
             if delivery.status == LOADED and delivery.delivery_id in recovered:
                 # Bronze committed in a run killed before its log write: the records are there,
-                # the quarantine (idempotent) and the log entry are written again below.
-                delivery.reason = "; ".join(filter(None, ["recovered: already in bronze", delivery.reason]))
+                # the quarantine (idempotent) and the log entry are written below, the entry
+                # the same as an uninterrupted run's (the recovery is said in the task log).
+                delivery.recovered = True
+                log.warning("%s %s: already in bronze from a run killed before logging it: not appended again",
+                            feed_id, delivery.batch_date)
         write_landed(spark, settings, schema, [d for d in candidates if d.status == LOADED], recovered)
         audit.append_delivery_log(spark, settings, feed_id,
                                  [d.log_entry(run_id) for d in deliveries if d.logged])

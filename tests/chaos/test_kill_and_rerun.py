@@ -30,9 +30,11 @@ POLL_SECONDS = 0.005
 RUN_SECONDS = 1800
 # Logs of runs, not data: one row per run (or per run of a stage), so a lake that saw N+1 runs has more.
 PER_RUN_TABLES = {"audit.pipeline_run", "audit.stage_run", "audit.linking_run", "audit.query_log"}
-# Columns that name the run or the moment that wrote a row; everything else must be equal.
+# Columns that name the run or the moment that wrote a row (the gate's Data Docs page is a file named
+# by the lake and the moment it was drawn); everything else must be equal.
 RUN_COLUMNS = {"run_id", "_run_id", "processed_at", "evaluated_at", "quarantined_at", "accounted_at",
-               "_ingested_at", "ingested_at", "_linked_at", "linked_at", "drawn_at", "fitted_at", "finished_at"}
+               "_ingested_at", "ingested_at", "_linked_at", "linked_at", "drawn_at", "fitted_at", "finished_at",
+               "data_docs_path"}
 # The DAG's stages in run order, and which one writes a table.
 STAGES = ("landing", "gate", "silver", "accounting", "linking", "dbt", "risk", "inspection", "scorecards",
           "publish")
