@@ -54,6 +54,8 @@ _GOLD_TABLE = re.compile(r"(?<![\w.`])`?gold`?\s*\.\s*`?([A-Za-z][A-Za-z0-9_]*)`
 
 def discover_tables(lake_root: str) -> dict[str, list[str]]:
     """{database: [table, ...]} for every Delta table folder under the lake root."""
+    from regulake.lake import is_delta_table
+
     found: dict[str, list[str]] = {}
     for database in storage.list_dirs(lake_root):
         if not _NAME.match(database):
@@ -61,10 +63,27 @@ def discover_tables(lake_root: str) -> dict[str, list[str]]:
         tables = [
             table
             for table in storage.list_dirs(f"{lake_root}/{database}")
-            if _NAME.match(table) and "_delta_log" in storage.list_dirs(f"{lake_root}/{database}/{table}")
+            # A first write killed before its commit leaves a folder (data files, an empty log): no table.
+            if _NAME.match(table) and is_delta_table(f"{lake_root}/{database}/{table}")
         ]
         found[database] = tables
     return found
+
+
+def remove_uncommitted_tables(lake_root: str, database: str) -> list[str]:
+    """Remove the folders of `database` that hold no Delta commit: what a first write killed before its
+    commit left. Only for a writer holding the run lease (no other first write can be under way);
+    SQL's CREATE TABLE refuses such a non-empty location."""
+    from regulake.lake import is_delta_table
+
+    removed = []
+    for table in storage.list_dirs(f"{lake_root}/{database}"):
+        uri = f"{lake_root}/{database}/{table}"
+        if _NAME.match(table) and not is_delta_table(uri):
+            log.warning("removing %s: a first write to %s.%s killed before its commit left it", uri, database, table)
+            storage.remove_tree(uri)
+            removed.append(table)
+    return removed
 
 
 def ensure_database(spark: SparkSession, lake_root: str, database: str) -> None:

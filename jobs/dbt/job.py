@@ -224,7 +224,7 @@ def run(ctx: StageContext) -> dict:
     otherwise commit a new version of each (see regulake.stage_state).
     """
     from regulake import stage_state
-    from regulake.catalog import discover_tables
+    from regulake.catalog import discover_tables, remove_uncommitted_tables
     from regulake.config import conf_file
 
     spark, settings, run_id, effective = ctx.spark, ctx.settings, ctx.run_id, ctx.as_of
@@ -237,6 +237,8 @@ def run(ctx: StageContext) -> dict:
     )
     if stage_state.unchanged(spark, settings, "dbt_build", inputs):
         return {"run_id": run_id, "skipped": "inputs unchanged"}
+    # dbt creates tables with SQL, which refuses the non-empty folder of a killed first write.
+    remove_uncommitted_tables(settings.lake_root, "gold")
     figures = dbt_build(spark, settings, run_id, as_of=effective)
     stage_state.record(spark, settings, "dbt_build", run_id, inputs)
     return figures

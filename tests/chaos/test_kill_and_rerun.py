@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline import REGULAKE, delta_logs, pipeline_env
+from tests.pipeline import REGULAKE, delta_logs, pipeline_env, table_versions
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
 
@@ -180,8 +180,8 @@ def test_a_run_killed_at_every_stage_ends_equal_to_an_uninterrupted_run(pipeline
     final = run_until(pipeline_landing, lake, None, log_file)
     assert final["returncode"] == 0, f"the run after the kills failed:\n{log_file.read_text()[-5000:]}"
 
-    tables = {f"{log.parent.parent.name}.{log.parent.name}" for log in delta_logs(pipeline_lake)} - PER_RUN_TABLES
-    assert {f"{log.parent.parent.name}.{log.parent.name}" for log in delta_logs(lake)} - PER_RUN_TABLES == tables
+    tables = set(table_versions(pipeline_lake)) - PER_RUN_TABLES
+    assert set(table_versions(lake)) - PER_RUN_TABLES == tables
     differences = {table: found for table in sorted(tables)
                    if (found := table_differences(spark, pipeline_lake, lake, table)) is not None}
     assert differences == {}, "\n".join(f"{table}: {found}" for table, found in differences.items())

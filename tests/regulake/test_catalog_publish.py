@@ -48,3 +48,17 @@ def test_publish_records_every_gold_version_and_a_rerun_changes_nothing(tmp_path
     assert publish_gold(settings, "run-3")["fct_penalty"] == 1
     assert published_versions(str(tmp_path)) == {"dim_enterprise": 2, "fct_penalty": 1}
     assert [p.name for p in manifest.parent.iterdir() if "partial" in p.name] == []
+
+
+def test_a_first_write_killed_before_its_commit_is_no_table_and_is_removed_for_the_next(tmp_path):
+    from regulake.catalog import discover_tables, remove_uncommitted_tables
+
+    committed = tmp_path / "gold" / "dim_enterprise" / "_delta_log"
+    committed.mkdir(parents=True)
+    (committed / f"{0:020d}.json").write_text("{}")
+    killed = tmp_path / "gold" / "dim_person"
+    (killed / "_delta_log" / "_staged_commits").mkdir(parents=True)
+    (killed / "part-00000.parquet").write_bytes(b"PAR1")
+    assert discover_tables(str(tmp_path))["gold"] == ["dim_enterprise"]
+    assert remove_uncommitted_tables(str(tmp_path), "gold") == ["dim_person"]
+    assert not killed.exists() and committed.is_dir()
