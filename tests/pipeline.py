@@ -46,12 +46,10 @@ def delta_logs(lake: Path) -> list[Path]:
 
 def table_versions(lake: Path) -> dict[str, int]:
     """Latest Delta commit number of every table in the lake."""
-    versions = {}
-    for log in delta_logs(lake):
-        commits = [int(p.stem) for p in log.glob("*.json") if p.stem.isdigit()]
-        if commits:
-            versions[f"{log.parent.parent.name}.{log.parent.name}"] = max(commits)
-    return versions
+    from regulake.stage_state import delta_version
+
+    return {f"{log.parent.parent.name}.{log.parent.name}": version for log in delta_logs(lake)
+            if (version := delta_version(None, str(log.parent))) is not None}
 
 
 def commit_count(lake: Path) -> int:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from regulake.stage_state import delta_version
 from tests.pipeline import REGULAKE, delta_logs, pipeline_env, table_versions
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow]
@@ -97,8 +98,9 @@ def first_unreached(commits: list[Commit], start: int, lake: Path) -> Commit | N
 
 
 def version_of(table_path: Path) -> int:
-    log = table_path / "_delta_log"
-    return max((int(p.stem) for p in log.glob("*.json") if p.stem.isdigit()), default=-1) if log.is_dir() else -1
+    """The table's latest commit, -1 before its first (polled every few milliseconds: one listing)."""
+    version = delta_version(None, str(table_path))
+    return -1 if version is None else version
 
 
 def run_until(landing: Path, lake: Path, point: Commit | None, log_file: Path) -> dict:

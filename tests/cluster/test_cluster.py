@@ -58,18 +58,6 @@ def _base_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def landing(pipeline_landing) -> Path:
-    """The end-to-end tests' landing (tests/pipeline.py: the shared samples, defects included)."""
-    return pipeline_landing
-
-
-@pytest.fixture(scope="module")
-def embedded_lake(pipeline_lake) -> Path:
-    """The embedded default's run over that landing (local Spark, in-process DAG), shared with them."""
-    return pipeline_lake
-
-
-@pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """(cluster folder, the cluster's environment); brought down afterwards whatever happened."""
     # The one thing this machine may truly lack: Go, to build the object store once (Java, PostgreSQL
@@ -128,12 +116,12 @@ def _task_errors(folder: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def cluster_run(cluster, landing):
+def cluster_run(cluster, pipeline_landing):
     folder, env = cluster
     lake = env["REGULAKE__LAKE__ROOT"]
     target = "s3a://landing/cluster-test"
     _run([PYTHON, "-c", "import sys; from regulake.storage import copy_tree; copy_tree(sys.argv[1], sys.argv[2])",
-          str(landing), target], env, 600, "copying the landing into the object store")
+          str(pipeline_landing), target], env, 600, "copying the landing into the object store")
     # No --as-of, as the embedded run: the latest batch date of the deliveries.
     command = [REGULAKE, "run", "--scheduler", "--landing", target]
     done, killed = threading.Event(), []
@@ -159,10 +147,10 @@ def test_the_lake_is_in_the_object_store_and_the_run_survived_a_killed_worker(cl
     assert "pipeline succeeded" in cluster_run["output"]
 
 
-def test_cluster_gold_equals_the_embedded_gold_row_for_row(cluster, cluster_run, embedded_lake):
+def test_cluster_gold_equals_the_embedded_gold_row_for_row(cluster, cluster_run, pipeline_lake):
     _folder, env = cluster
     local = {k: v for k, v in env.items() if k != "REGULAKE__SPARK__REMOTE"} | {"REGULAKE__SPARK__MASTER": "local[2]"}
-    compared = _run([PYTHON, "-m", "tests.cluster.compare_gold", str(embedded_lake), cluster_run["lake"]],
+    compared = _run([PYTHON, "-m", "tests.cluster.compare_gold", str(pipeline_lake), cluster_run["lake"]],
                     local, 900, "comparing gold")
     report = json.loads(compared.stdout.strip().splitlines()[-1])
     assert report["tables_a"], "the embedded run wrote no gold table"
