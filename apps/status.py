@@ -26,7 +26,7 @@ def lake_status(spark: SparkSession, settings: Settings) -> dict[str, Any]:
         if not spark.catalog.databaseExists(layer):
             continue
         for table in sorted(spark.catalog.listTables(layer), key=lambda t: t.name):
-            if table.tableType == "VIEW":
+            if table.tableType == "VIEW" or table.isTemporary:
                 continue
             count = spark.sql(f"SELECT count(*) FROM `{layer}`.`{table.name}`").first()[0]
             tables.append((f"{layer}.{table.name}", count))

@@ -193,7 +193,8 @@ def attach_catalog(spark: SparkSession, settings: Settings, refresh: bool = Fals
     missing = []
     for database, tables in discover_tables(lake_root).items():
         ensure_database(spark, lake_root, database)
-        existing = {t.name for t in spark.catalog.listTables(database)}
+        # listTables also lists the session's temporary views: a temp view's name is no table here.
+        existing = {t.name for t in spark.catalog.listTables(database) if not t.isTemporary}
         missing += [(database, table) for table in tables if table not in existing]
     # Registering reads each table's Delta log: mostly waiting on small files and job scheduling,
     # so a few at a time take a fraction of the time one by one does.
@@ -214,7 +215,7 @@ def _detach(spark: SparkSession) -> None:
     stay, re-pointed by the next attach: Spark's in-memory catalog deletes the folder of a dropped
     database, and a database's folder here is a layer of that lake."""
     for database in [d.name for d in spark.catalog.listDatabases() if d.name != "default"]:
-        for table in spark.catalog.listTables(database):
+        for table in [t for t in spark.catalog.listTables(database) if not t.isTemporary]:
             if table.tableType == "MANAGED":
                 raise RuntimeError(f"{database}.{table.name} is a managed table; refusing to detach")
             kind = "VIEW" if table.tableType == "VIEW" else "TABLE"

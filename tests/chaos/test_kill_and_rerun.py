@@ -189,10 +189,9 @@ def test_a_run_killed_at_every_stage_ends_equal_to_an_uninterrupted_run(pipeline
     assert differences == {}, "\n".join(f"{table}: {found}" for table, found in differences.items())
 
     def rows(query: str, table: str) -> list:
-        spark.read.format("delta").load(str(lake / table.replace(".", "/"))).createOrReplaceTempView("t")
-        return spark.sql(query).collect()
+        return spark.sql(query, t=spark.read.format("delta").load(str(lake / table.replace(".", "/")))).collect()
 
-    assert rows("SELECT feed_id, batch_date FROM t WHERE NOT reconciled", "audit.row_accounting") == []
-    assert rows("SELECT feed_id, batch_date, count(*) FROM t GROUP BY feed_id, batch_date HAVING count(*) > 1",
+    assert rows("SELECT feed_id, batch_date FROM {t} WHERE NOT reconciled", "audit.row_accounting") == []
+    assert rows("SELECT feed_id, batch_date, count(*) FROM {t} GROUP BY feed_id, batch_date HAVING count(*) > 1",
                 "audit.delivery_log") == [], "a delivery was logged twice"
     assert leftovers(lake) == []

@@ -11,6 +11,7 @@ def test_attaching_another_lake_keeps_every_file_of_the_first(spark, lake_settin
     second = lake_settings.with_overrides(**{"lake.root": str(tmp_path / "second")})
     try:
         get_spark(first)
+        spark.range(1).createOrReplaceTempView("t")  # listTables lists temp views too: no table
         spark.range(3).write.format("delta").save(str(tmp_path / "first" / "gold" / "t"))
         refresh_catalog(spark, first)
         assert spark.table("gold.t").count() == 3
@@ -23,4 +24,5 @@ def test_attaching_another_lake_keeps_every_file_of_the_first(spark, lake_settin
         get_spark(first)
         assert spark.table("gold.t").count() == 3
     finally:
+        spark.catalog.dropTempView("t")
         get_spark(lake_settings)
