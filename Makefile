@@ -8,6 +8,8 @@ PORT  ?= 10000
 # The generator's batches are month ends from 2024-01-31; classify and score on the last one
 # (today's date would find every window empty).
 DEMO_AS_OF ?= 2024-03-31
+# pytest-xdist workers of `make test`, each with its own JVM; a module's tests stay on one worker.
+TEST_WORKERS ?= 2
 # The Python that `make lint` checks (whichever of these folders exist).
 PY_DIRS := $(wildcard apps benchmarks dags jobs regulake scripts synth tests)
 # `make train-linking`: the generated data the committed name-linking model is trained on.
@@ -34,8 +36,8 @@ demo: setup       ## generate a small landing, run the main DAG over it, print a
 	@echo "    Superset (SQLAlchemy):     hive://127.0.0.1:$(PORT)/default"
 	@echo "    e.g. SELECT * FROM public.efficacy_scorecard ORDER BY unit_type, period, \`rank\`   (README: SQL endpoint)"
 
-test: setup       ## the whole suite (what CI runs); "no tests collected" is a failure too
-	@$(BIN)/python -m pytest; rc=$$?; \
+test: setup       ## the whole suite (what CI runs) on TEST_WORKERS processes; "no tests collected" is a failure too
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; fi; exit $$rc
 
 lint: setup       ## ruff over the Python, sqlfluff over dbt_project/ (.sqlfluff, .sqlfluffignore)

@@ -83,21 +83,46 @@ def _lean_folders(request):
     yield
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """`build(folder)` once for the whole test run, however many xdist workers ask (the first builds under
+    a lock, the others wait for it and reuse the folder); a failed build is not reused."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder, done = shared / name, shared / f"{name}.done"
+    with (shared / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            if folder.exists():
+                import shutil
+
+                shutil.rmtree(folder)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def pipeline_landing(tmp_path_factory) -> Path:
     """The landing of tests/pipeline.py: the shared samples, else a small generated one."""
     from tests.pipeline import generate_landing
 
-    return SAMPLES if SAMPLES.is_dir() else generate_landing(tmp_path_factory.mktemp("generated"))
+    if SAMPLES.is_dir():
+        return SAMPLES
+    return built_once(tmp_path_factory, "generated", generate_landing) / "landing"
 
 
 @pytest.fixture(scope="session")
 def pipeline_lake(pipeline_landing, tmp_path_factory) -> Path:
-    """One uninterrupted `regulake run` (the real DAG) over the pipeline landing, shared by the end-to-end
-    and chaos tests. Read-only: a test that writes to a lake copies it first."""
+    """One uninterrupted `regulake run` (the real DAG) over the pipeline landing, shared by the end-to-end,
+    chaos and cluster tests (and by every xdist worker). Read-only: a test that writes to a lake copies it
+    first."""
     from tests.pipeline import cli
 
-    lake = tmp_path_factory.mktemp("pipeline") / "lake"
     # No --as-of: historical deliveries are classified on their latest batch date.
-    cli("run", "--landing", str(pipeline_landing), "--lake", str(lake))
-    return lake
+    def run(folder: Path) -> None:
+        cli("run", "--landing", str(pipeline_landing), "--lake", str(folder / "lake"))
+
+    return built_once(tmp_path_factory, "pipeline", run) / "lake"
