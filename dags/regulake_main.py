@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from regulake.config import load_settings
 
@@ -90,33 +90,44 @@ def stage_context(feed_id: str | None = None):
             description="As-of date (YYYY-MM-DD); default: a scheduled run's data interval, else the latest "
                         "batch date of the deliveries",
         ),
+        "rebuild": Param(False, type="boolean",
+                         description="Build every stage after promotion even when no new delivery was promoted"),
     },
     doc_md=__doc__,
 )
 def regulake_main():
     @task
     def discover_feeds() -> list[str]:
-        from jobs.landing.job import discover
+        from jobs.landing.job import LandingRootMissing, discover
+        from regulake import progress
 
         hold_lease()
-        return discover(get_current_context()["params"]["landing"])
+        landing = get_current_context()["params"]["landing"]
+        try:
+            feeds = discover(landing)
+        except LandingRootMissing as missing:
+            raise AirflowFailException(str(missing)) from missing
+        progress.stage_done("discover", {"feeds": feeds, "landing": landing})
+        return feeds
 
     @task(map_index_template="{{ feed_id }}")
     def land_feed(feed_id: str) -> str:
         from jobs.landing import job as landing
+        from regulake import progress
 
         get_current_context()["feed_id"] = feed_id
-        landing.run(stage_context(feed_id))
+        progress.stage_done("landing", landing.run(stage_context(feed_id)), feed_id)
         return feed_id
 
     @task(map_index_template="{{ feed_id }}")
     def promote_feed(feed_id: str) -> str:
         from jobs.silver import job as silver
         from jobs.silver.gate import GateFailed
+        from regulake import progress
 
         get_current_context()["feed_id"] = feed_id
         try:
-            silver.run(stage_context(feed_id))
+            progress.stage_done("promotion", silver.run(stage_context(feed_id)), feed_id)
         except GateFailed as held:
             # A held-back delivery is a data verdict: retrying cannot change it.
             raise AirflowFailException(str(held)) from held
@@ -128,47 +139,68 @@ def regulake_main():
     def link_entities(promoted: list[str], feeds: list[str]) -> None:
         from jobs.linking import job as linking
         from jobs.silver.job import held_deliveries
+        from regulake import progress
+        from regulake.stage_state import nothing_to_build
 
         ctx = stage_context()
-        failed = sorted(set(feeds) - set(promoted))
+        # One slice request: iterating the lazy sequence asks past its end, which the SDK logs as an error.
+        failed = sorted(set(feeds) - set(promoted[:]))
         if failed:
             held = {feed for feed, _ in held_deliveries(ctx.spark, ctx.settings)}
             crashed = [feed for feed in failed if feed not in held]
             if crashed:
                 raise AirflowFailException(f"landing or promotion failed for {', '.join(crashed)} (see those tasks' "
                                            "logs); nothing downstream runs until they succeed")
-        linking.run(ctx)
+        params = get_current_context()["params"]
+        if why := nothing_to_build(ctx.settings, ctx.as_of, as_of_asked=bool(params.get("as_of")),
+                                   rebuild=bool(params.get("rebuild"))):
+            # Skipped: the stages up to scorecards are skipped with it; publish still records the run.
+            progress.stage_done("linking", {"skipped": why})
+            raise AirflowSkipException(f"{why}: linking, dbt, risk, inspection and scorecards skipped")
+        progress.stage_done("linking", linking.run(ctx))
 
     @task
     def dbt_build() -> None:
         from jobs.dbt import job as dbt
+        from regulake import progress
 
-        dbt.run(stage_context())
+        progress.stage_done("dbt", dbt.run(stage_context()))
 
     @task
     def risk_classes() -> None:
         from jobs.risk import job as risk
+        from regulake import progress
 
-        risk.run(stage_context())
+        progress.stage_done("risk", risk.run(stage_context()))
 
     @task
     def inspection_plan() -> None:
         from jobs.inspection import job as inspection
+        from regulake import progress
 
-        inspection.run(stage_context())
+        progress.stage_done("inspection", inspection.run(stage_context()))
 
     @task
     def scorecards() -> None:
         from jobs.scorecards import job as scorecards_job
+        from regulake import progress
 
-        scorecards_job.run(stage_context())
+        progress.stage_done("scorecards", scorecards_job.run(stage_context()))
 
-    @task(outlets=[GOLD])
+    # none_failed: a run with nothing new skips the stages before it, yet is recorded.
+    @task(outlets=[GOLD], trigger_rule="none_failed")
     def publish() -> None:
         """Publish, then fail the run if the gate still holds deliveries back (after publishing the rest)."""
         from jobs.publish import job as publish_job
+        from regulake import progress
+        from regulake.stage_state import record_complete_run, silver_versions
 
-        held = publish_job.run(stage_context())["held"]
+        ctx = stage_context()
+        if not silver_versions(ctx.settings):
+            raise AirflowSkipException("nothing has been promoted to silver yet: nothing to publish")
+        summary = progress.stage_done("publish", publish_job.run(ctx))
+        record_complete_run(ctx.settings, ctx.run_id, ctx.as_of)
+        held = summary["held"]
         if held:
             names = ", ".join(f"{feed}/{batch}" for feed, batch in held)
             raise AirflowFailException(f"gold is published, but the quality gate holds back {len(held)} deliveries: "

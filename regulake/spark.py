@@ -18,7 +18,7 @@ from typing import TypeVar
 from pyspark.sql import DataFrame, SparkSession
 
 from regulake.catalog import attach_catalog
-from regulake.config import Settings, load_settings
+from regulake.config import Settings, conf_file, load_settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,6 +53,11 @@ def session_conf(settings: Settings) -> dict[str, str]:
         # paths, so any number of processes can share the lake.
         conf["spark.sql.catalogImplementation"] = "in-memory"
     conf["spark.sql.warehouse.dir"] = f"{settings.lake_root}/_warehouse"
+    # The driver's console logging: Spark's defaults minus upstream WARNs no one can act on (the file says which).
+    java_options = str(conf.get("spark.driver.extraJavaOptions", ""))
+    if "log4j2.configurationFile" not in java_options:
+        conf["spark.driver.extraJavaOptions"] = \
+            f"{java_options} -Dlog4j2.configurationFile={conf_file('spark/log4j2.properties').as_uri()}".strip()
     if settings.spark.get("jar_source", "local") == "packages":
         conf["spark.jars.packages"] = ",".join(required_artifacts())
     else:
@@ -75,6 +80,10 @@ def get_spark(settings: Settings | None = None, app_name: str | None = None) -> 
                 _session = active
         elif active is None or active.sparkContext._jsc is None:
             _python_for_executors(settings)
+            if str(settings.spark["master"]).startswith("local"):
+                # A local driver talks to itself: bind it to loopback (else Spark warns that the host name
+                # resolves to loopback and picks another interface).
+                os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
             builder = SparkSession.builder.master(str(settings.spark["master"])).appName(
                 app_name or str(settings.spark.get("app_name", "regulake"))
             )

@@ -85,3 +85,45 @@ def record(spark: SparkSession, settings: Settings, stage: str, run_id: str, cur
     """Remember that `stage` succeeded on inputs `current` (call it last, after every write)."""
     row = spark.createDataFrame([(stage, run_id, current)], "stage string, run_id string, fingerprint string")
     lake.audit_append(spark, settings, STAGE_RUN, row.withColumn("finished_at", F.current_timestamp()))
+
+
+# What the last run that got to its end had built from: the next run with nothing new skips the
+# stages after promotion (one small file, written last by publish).
+LAST_COMPLETE_RUN = "_catalog/last_complete_run.json"
+
+
+def silver_versions(settings: Settings) -> dict[str, int]:
+    """{silver table: latest version} (file listings only)."""
+    from regulake.catalog import discover_tables
+
+    return {table: version for table in discover_tables(settings.lake_root).get("silver", [])
+            if (version := delta_version(None, settings.table_path("silver", table))) is not None}
+
+
+def record_complete_run(settings: Settings, run_id: str, as_of: Any) -> None:
+    """Publish calls this last: every stage of `run_id` built from these silver versions on `as_of`."""
+    state = {"run_id": run_id, "as_of": str(as_of), "silver": silver_versions(settings)}
+    path = f"{settings.lake_root}/{LAST_COMPLETE_RUN}"
+    if storage.exists(path) and {k: v for k, v in json.loads(storage.read_text(path)).items() if k != "run_id"} \
+            == {k: v for k, v in state.items() if k != "run_id"}:
+        return
+    storage.write_text(path, json.dumps(state, sort_keys=True, indent=1))
+
+
+def nothing_to_build(settings: Settings, as_of: Any, *, as_of_asked: bool, rebuild: bool) -> str | None:
+    """Why the stages after promotion have nothing to do in this run, or None when they have.
+
+    Nothing to do: no silver table yet; or silver has not changed since the last run that got to its
+    end, and no one asked for another as-of date or for a rebuild. A run killed before its end left no
+    record, so the run after it builds (each stage then skips by its own fingerprint what is done)."""
+    silver = silver_versions(settings)
+    if not silver:
+        return "nothing has been promoted to silver yet"
+    path = f"{settings.lake_root}/{LAST_COMPLETE_RUN}"
+    if rebuild or not storage.exists(path):
+        return None
+    last = json.loads(storage.read_text(path))
+    if last.get("silver") != silver or (as_of_asked and last.get("as_of") != str(as_of)):
+        return None
+    return (f"nothing new: silver is as run {last['run_id']} left it (as of {last['as_of']}); "
+            "run with --rebuild (param rebuild) to build anyway")

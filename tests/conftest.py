@@ -123,6 +123,7 @@ def pipeline_lake(pipeline_landing, tmp_path_factory) -> Path:
 
     # No --as-of: historical deliveries are classified on their latest batch date.
     def run(folder: Path) -> None:
-        cli("run", "--landing", str(pipeline_landing), "--lake", str(folder / "lake"))
+        result = cli("run", "--landing", str(pipeline_landing), "--lake", str(folder / "lake"))
+        (folder / "run.out").write_text(result.stdout + result.stderr)  # what a person saw: tests/apps/test_run_view.py
 
     return built_once(tmp_path_factory, "pipeline", run) / "lake"

@@ -8,6 +8,7 @@ repository, else a small generated one: both follow the data exchange standard.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,8 +31,17 @@ def pipeline_env(**overrides: str) -> dict[str, str]:
 
 def cli(*args: str, timeout: int = 2400) -> subprocess.CompletedProcess:
     result = subprocess.run([REGULAKE, *args], capture_output=True, text=True, env=pipeline_env(), timeout=timeout)
-    assert result.returncode == 0, f"regulake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    assert result.returncode == 0, f"regulake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}" \
+                                   f"{run_log_tail(result.stderr)}"
     return result
+
+
+def run_log_tail(output: str, characters: int = 8000) -> str:
+    """The end of the run log a `regulake run` names in its output (its detail is there, not on the terminal)."""
+    found = re.search(r"^  log: (.+)$", output, re.M)
+    if not found or not Path(found.group(1)).is_file():
+        return ""
+    return f"\n--- end of {found.group(1)}:\n{Path(found.group(1)).read_text(errors='replace')[-characters:]}"
 
 
 def generate_landing(out: Path) -> Path:

@@ -112,9 +112,16 @@ def normalize_root(landing_root: str) -> str:
     return str(landing_root).rstrip("/")
 
 
+class LandingRootMissing(FileNotFoundError):
+    """The landing root a run was given does not exist."""
+
+
 def discover(landing_root: str) -> list[str]:
     """Feed ids that have a folder under the landing root (and a schema); others are logged and ignored."""
     root = normalize_root(landing_root)
+    if not storage.exists(root):
+        raise LandingRootMissing(f"the landing root {root} does not exist: nothing to discover (the DAG's "
+                                 "`landing` param, pipeline.landing_root in conf/regulake.yaml, or --landing)")
     known = set(feed_ids())
     folders = storage.list_dirs(root)
     for unknown in sorted(set(folders) - known):

@@ -215,7 +215,9 @@ def test_bi_reads_gold_and_masked_public_views_while_a_resend_runs_then_a_rerun_
     status = cli("status", "--lake", str(lake)).stdout
     assert "silver.samr_enterprise" in status
 
-    cli("run", "--landing", str(landing), "--lake", str(lake), "--as-of", AS_OF)
+    rerun = cli("run", "--landing", str(landing), "--lake", str(lake), "--as-of", AS_OF).stderr
+    assert re.search(r"^– linking .* skipped: nothing new", rerun, re.M), rerun
+    assert all(re.search(rf"^– {stage} ", rerun, re.M) for stage in ("dbt", "risk", "inspection", "scorecards")), rerun
     after = table_versions(lake)
     changed = {t for t in after if after_resend.get(t) != after[t]} - {"audit.pipeline_run"}
     assert changed == set(), f"a rerun committed to {sorted(changed)}"

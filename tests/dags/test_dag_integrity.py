@@ -69,6 +69,20 @@ def test_a_run_finding_another_runs_lease_fails_naming_it(tmp_path, monkeypatch)
     assert regulake_main.hold_lease().lake_root == str(tmp_path)
 
 
+def test_a_run_whose_landing_root_is_missing_fails_at_discovery_naming_it(tmp_path, monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    sys.path.insert(0, str(DAGS_FOLDER))
+    import regulake_main
+
+    missing = tmp_path / "landing"
+    context = {"params": {"lake": str(tmp_path / "lake"), "landing": str(missing)}, "run_id": "scheduled__1"}
+    monkeypatch.setattr(regulake_main, "get_current_context", lambda: context)
+    discover = regulake_main.regulake_main_dag.get_task("discover_feeds").python_callable
+    with pytest.raises(AirflowFailException, match=f"landing root {missing} does not exist"):
+        discover()
+
+
 def test_importing_the_dag_is_fast_and_starts_no_spark():
     probe = (
         # Airflow itself is already imported in the DAG processor: time only the DAG file.

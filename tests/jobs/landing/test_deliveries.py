@@ -225,7 +225,13 @@ def test_discover_lists_known_feeds_only(make_delivery):
     make_delivery("license", "20240301", {"part-0001.csv": b"x\n"}, manifest=False)
     (make_delivery.root / "not_a_feed").mkdir()
     assert discover(str(make_delivery.root)) == ["license", "samr_penalty"]
-    assert discover(str(make_delivery.root / "nowhere")) == []
+
+
+def test_discover_names_a_landing_root_that_does_not_exist(tmp_path):
+    from jobs.landing.job import LandingRootMissing
+
+    with pytest.raises(LandingRootMissing, match=f"landing root {tmp_path / 'nowhere'} does not exist"):
+        discover(str(tmp_path / "nowhere"))
 
 
 def test_storage_resolves_local_and_object_store_uris(tmp_path):
