@@ -103,10 +103,15 @@ def prepare_airflow(settings: Settings) -> dict[str, str]:
 
 def load_main_dag():
     """The main DAG object, imported from dags/ exactly as the DAG processor would."""
+    return load_dag("regulake_main")
+
+
+def load_dag(dag_id: str):
+    """The DAG object of dags/<dag_id>.py (its `<dag_id>_dag`), imported as the DAG processor would."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("regulake_main_dag_module", DAGS_FOLDER / "regulake_main.py")
+    spec = importlib.util.spec_from_file_location(f"{dag_id}_dag_module", DAGS_FOLDER / f"{dag_id}.py")
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
     spec.loader.exec_module(module)
-    return module.regulake_main_dag
+    return getattr(module, f"{dag_id}_dag")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 import os
 import subprocess
@@ -67,7 +65,10 @@ def run(
     lake: LakeOption = None,
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="As-of date YYYY-MM-DD (default: the latest batch date of the deliveries)")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    rebuild: Annotated[bool, typer.Option(
+        "--rebuild", help="Build every stage after promotion even when no new delivery was promoted")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Show every log line here (default: one line per stage; the rest in the log file)")] = False,
     scheduler: Annotated[bool, typer.Option(
         "--scheduler", help="Trigger the run in the running Airflow scheduler and wait (default: run it here)")] = False,
 ) -> None:
@@ -80,32 +81,79 @@ def run(
             raise typer.BadParameter(f"{landing} is not a folder", param_hint="--landing")
         landing = str(Path(landing).resolve())
     settings = _settings(lake)
+    conf = {"landing": landing, "lake": settings.lake_root, "as_of": as_of, "rebuild": rebuild}
+    if scheduler:
+        from apps.airflow_env import prepare_airflow
+
+        prepare_airflow(settings)
+        _run_by_scheduler(conf, settings)
+        return
+    console.print(f"running DAG [bold]regulake_main[/] landing={landing} lake={settings.lake_root}"
+                  + (f" as-of={as_of}" if as_of else ""), highlight=False)
+    if verbose:
+        dag_run, elapsed = _run_dag(conf, settings, view=None)
+        log_location = None
+    else:
+        from apps.run_view import RunLog, RunView, output_to
+
+        run_log = RunLog.start(settings)
+        with output_to(run_log.path) as terminal:
+            _logging(False)
+            view = RunView(terminal)
+            view.on_run_id = run_log.name_after
+            dag_run, elapsed = _run_dag(conf, settings, view)
+        run_log.publish()
+        log_location = run_log.location
+    _run_summary(dag_run, elapsed, settings, log_location)
+
+
+def _run_dag(conf: dict, settings, view):
+    """`dag.test` of the main DAG in this process (every task here); with a run view, its stage lines."""
+    from contextlib import nullcontext
+
     from apps.airflow_env import load_main_dag, prepare_airflow
+    from regulake import lease, progress
 
     prepare_airflow(settings)
-    if scheduler:
-        _run_by_scheduler({"landing": landing, "lake": settings.lake_root, "as_of": as_of}, settings)
-        return
     dag = load_main_dag()
-    conf = {"landing": landing, "lake": settings.lake_root, "as_of": as_of}
-    console.print(f"running DAG [bold]{dag.dag_id}[/] landing={conf['landing']} lake={conf['lake']}")
-    started = time.perf_counter()
-    from regulake import lease
-
     os.environ[lease.PROCESS_ENV] = str(os.getpid())  # every task runs here: the lease dies with this pid
-    dag_run = dag.test(run_conf=conf)
-    elapsed = time.perf_counter() - started
+    watching = nullcontext()
+    if view is not None:
+        from airflow.sdk.listener import get_listener_manager
+
+        from apps.run_view import listener
+
+        get_listener_manager().add_listener(listener(view))
+        watching = progress.watching(view.stage_summary)
+    started = time.perf_counter()
+    with watching:
+        dag_run = dag.test(run_conf=conf)
+    if view is not None:
+        states: dict[str, str] = {}
+        for ti in dag_run.get_task_instances():
+            state = str(ti.state).rsplit(".", 1)[-1].lower()
+            if states.get(ti.task_id) != "failed":
+                states[ti.task_id] = state
+        view.finish(states)
+    return dag_run, time.perf_counter() - started
+
+
+def _run_summary(dag_run, elapsed: float, settings, log_location: str | None) -> None:
+    from regulake import lease, storage
+
     state = str(getattr(dag_run, "state", "unknown"))
+    log_line = f"\n  log: {log_location}" if log_location else ""
+    report = f"{settings.lake_root}/_reports/regulake_report.html"
     if state != "success":
         failed = sorted({ti.task_id for ti in dag_run.get_task_instances() if str(ti.state) == "failed"})
         console.print(
-            f"[red]pipeline failed[/] ({state}) after {elapsed:.0f}s; failed tasks: {', '.join(failed)} "
-            f"(task logs under {settings.airflow_home / 'logs'})"
-        )
+            f"[red]pipeline failed[/] ({state}) after {elapsed:.0f}s; failed tasks: {', '.join(failed)}"
+            + (log_line or f" (task logs under {settings.airflow_home / 'logs'})"), highlight=False)
         if "discover_feeds" in failed and (held := lease.holder_message(settings, dag_run.run_id)):
             console.print(held, style="red", markup=False)
         raise typer.Exit(1)
-    console.print(f"[green]pipeline succeeded[/] in {elapsed:.0f}s (run {dag_run.run_id})")
+    console.print(f"[green]pipeline succeeded[/] in {elapsed:.0f}s (run {dag_run.run_id})"
+                  + (f"\n  report: {report}" if storage.exists(report) else "") + log_line, highlight=False)
 
 
 def _run_by_scheduler(conf: dict, settings) -> None:
@@ -122,55 +170,90 @@ def _run_by_scheduler(conf: dict, settings) -> None:
 
 
 @app.command()
+def export(
+    lake: LakeOption = None,
+    batch_date: Annotated[str | None, typer.Option(
+        "--date", help="Batch date of the deliveries, YYYY-MM-DD (default: today)")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the export DAG here: each subscriber gets what changed in gold since its last delivery (docs/EXPORTS.md)."""
+    _logging(verbose)
+    if batch_date:
+        date.fromisoformat(batch_date)
+    settings = _settings(lake)
+    from apps.airflow_env import load_dag, prepare_airflow
+    from regulake import progress
+
+    prepare_airflow(settings)
+    dag = load_dag("regulake_export")
+    summaries: list[dict] = []
+    with progress.watching(lambda stage, feed, summary: summaries.append(summary)):
+        dag_run = dag.test(run_conf={"lake": settings.lake_root, "batch_date": batch_date})
+    if str(dag_run.state) != "success" or not summaries:
+        console.print(f"[red]export failed[/] ({dag_run.state}); task logs under {settings.airflow_home / 'logs'}")
+        raise typer.Exit(1)
+    done = summaries[-1]
+    console.print(f"[green]exported[/] {done['deliveries']} deliveries, {done['rows']} rows, for "
+                  f"{done['subscriptions']} subscriptions into {done['outbox']} (batch {done['batch_date']})",
+                  highlight=False)
+
+
+@app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="A Spark SQL statement")],
     lake: LakeOption = None,
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
     limit: Annotated[int, typer.Option(help="Rows shown in table format")] = 1000,
+    user: Annotated[str | None, typer.Option(
+        "--user", help="User of the lake's `regulake serve` (default: $REGULAKE_SQL_USER); the password from "
+                       "$REGULAKE_SQL_PASSWORD, else asked on a terminal")] = None,
 ) -> None:
-    """Run one SQL statement against the lake's catalog."""
+    """Run one SQL statement against the lake's catalog.
+
+    When a `regulake serve` runs for the same lake (it records where it listens in
+    ~/.cache/regulake/serve), the statement goes through it and answers in about a second: it logs in
+    as --user (default $REGULAKE_SQL_USER, a `regulake users add` user) with the password in
+    $REGULAKE_SQL_PASSWORD (asked for on a terminal when unset), runs with that user's role and is
+    logged in audit.query_log under that name. Otherwise, or without a user, Spark starts in this
+    process for the one statement (about 30 s) and reads the lake files with this OS user's access.
+    A missing table or column is named with what the database or table holds (exit code 1).
+    """
     _logging(False)
     if fmt not in {"table", "csv", "json"}:
         raise typer.BadParameter("must be table, csv or json", param_hint="--format")
-    from regulake.spark import get_spark
+    from apps.sql_client import SqlError, execute, write_result
 
-    spark = get_spark(_settings(lake), app_name="regulake-sql")
-    frame = spark.sql(query)
-    columns = frame.columns
-    rows = frame.collect() if fmt != "table" else frame.limit(limit).collect()
-    if fmt == "csv":
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows([list(row) for row in rows])
-    elif fmt == "json":
-        for row in rows:
-            sys.stdout.write(json.dumps(row.asDict(recursive=True), ensure_ascii=False, default=str) + "\n")
-    else:
-        table = Table(*columns)
-        for row in rows:
-            table.add_row(*["" if v is None else str(v) for v in row])
-        out.print(table)
+    def notice(line: str) -> None:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    try:
+        result = execute(_settings(lake), query, limit=None if fmt != "table" else limit, user=user, notice=notice)
+    except SqlError as error:
+        console.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(error.exit_code) from None
+    write_result(result, fmt, out)
 
 
 @app.command()
-def status(lake: LakeOption = None) -> None:
-    """Deliveries seen, loaded and rejected; tables per layer with row counts; the last run."""
+def status(
+    lake: LakeOption = None,
+    tables: Annotated[bool, typer.Option("--tables", help="Also list every table with its row count")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+) -> None:
+    """The last run and the stages it skipped, held-back deliveries, each feed's latest batch and its
+    deliveries by status, tables per layer. Read from the lake with delta-rs: no Spark, no JVM."""
     _logging(False)
-    from apps.status import lake_status
-    from regulake.spark import get_spark
+    if fmt not in {"table", "json"}:
+        raise typer.BadParameter("must be table or json", param_hint="--format")
+    from apps.status import lake_status, render
 
-    settings = _settings(lake)
-    report = lake_status(get_spark(settings, app_name="regulake-status"), settings)
-    deliveries = Table("status", "deliveries", "manifest rows", title=f"Deliveries ({settings.lake_root})")
-    for row in report["deliveries"]:
-        deliveries.add_row(row["status"], str(row["deliveries"]), str(row["manifest_rows"] or 0))
-    out.print(deliveries)
-    tables = Table("table", "rows", title="Tables")
-    for name, count in report["tables"]:
-        tables.add_row(name, str(count))
-    out.print(tables)
-    last = report["last_run"]
-    out.print(f"Last run: {last['run_id']} {last['state']} at {last['finished_at']}" if last else "Last run: none")
+    report = lake_status(_settings(lake))
+    if fmt == "json":
+        import json
+
+        out.print_json(json.dumps(report, default=str))
+        return
+    render(report, out, tables=tables)
 
 
 @app.command()

@@ -18,6 +18,10 @@ Tables and views that a concurrent run creates appear after the next refresh: ev
 `refresh_catalog()` registers what is new. SIGINT / SIGTERM stop the server and the
 session cleanly (exit code 0).
 
+Once listening, the server records its host, port, pid and lake root for `regulake sql` (a 0600 file
+under ~/.cache/regulake/serve, apps/sql_client.py), which then sends its statements here; the record
+is removed first thing when the server stops.
+
 Security (README: "Security model"): clients log in with a password checked against the users
 file (HiveServer2 CUSTOM authentication, apps/endpoint_users.py); every statement passes the
 guard (apps/jvm: read-only, no reads by path, per-role table grants from `serve.roles`) and is
@@ -41,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from apps.endpoint_users import list_users, roles, users_file
+from apps.sql_client import remove_record, write_record
 from regulake import storage
 from regulake.catalog import VIEWS_DIR, discover_tables, refresh_catalog
 from regulake.config import JARS_DIR, Settings
@@ -246,6 +251,18 @@ def query_log_row(entry: dict) -> tuple:
             entry.get("rows"))
 
 
+def _record(settings: Settings, where: Endpoint) -> Path | None:
+    """Where this endpoint listens, for `regulake sql` (apps/sql_client.py); None when it cannot be written."""
+    tls = bool((settings.section("serve") or {}).get("tls"))
+    try:
+        path = write_record(settings.lake_root, where.host, where.port, tls=tls)
+    except OSError as error:
+        log.warning("`regulake sql` will not find this endpoint: cannot record it (%s)", error)
+        return None
+    log.info("recorded in %s for `regulake sql`", path)
+    return path
+
+
 def check_users(settings: Settings) -> None:
     """Refuse to start an endpoint nobody can log in to (rather than one anybody can)."""
     if not list_users(settings):
@@ -281,8 +298,10 @@ def serve(
             signal.signal(signum, on_signal)
     server = ThriftServer(spark, settings, where)
     flush_seconds = float((settings.section("serve") or {}).get("query_log_flush_seconds", 5))
+    record = None
     try:
         server.start()
+        record = _record(settings, where)
         next_refresh = time.monotonic() + refresh_seconds
         while not stop.wait(min(refresh_seconds, flush_seconds)):
             try:
@@ -296,6 +315,8 @@ def serve(
                 except Exception:  # noqa: BLE001 - a half-written folder must not take the endpoint down
                     log.warning("catalog refresh failed; retrying in %ss", refresh_seconds, exc_info=True)
     finally:
+        if record is not None:
+            remove_record(record)  # first: `regulake sql` stops sending statements here
         server.stop()
         try:
             server.flush_query_log()

@@ -12,14 +12,34 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import (
+    Asset,
+    AssetOrTimeSchedule,
+    CronTriggerTimetable,
+    Param,
+    dag,
+    get_current_context,
+    task,
+)
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from regulake.config import load_settings
+from regulake.landing_trigger import landing_asset
 
 log = logging.getLogger(__name__)
 GOLD = Asset("regulake://gold")
 _settings = load_settings()
+
+
+def _schedule(pipeline: dict):
+    """The daily schedule (`pipeline.schedule`, a cron or preset in UTC; null: none) OR a new delivery
+    under the landing root: the asset `regulake://landing`, whose watcher (regulake/landing_trigger.py)
+    runs in Airflow's triggerer. An asset-triggered run is like a manual one: its as-of date is the
+    latest batch date of the deliveries (`_interval_run` is False for it)."""
+    landing = landing_asset(str(pipeline.get("landing_root", "landing")))
+    cron = pipeline.get("schedule")
+    return landing if cron is None else AssetOrTimeSchedule(timetable=CronTriggerTimetable(cron, timezone="UTC"),
+                                                            assets=landing)
 
 
 def _interval_run(dag_run) -> bool:
@@ -75,7 +95,7 @@ def stage_context(feed_id: str | None = None):
 @dag(
     dag_id="regulake_main",
     description="Land department deliveries, gate them into silver, link, build gold, classify risk.",
-    schedule=_settings.section("pipeline").get("schedule"),
+    schedule=_schedule(_settings.section("pipeline")),
     start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=1,

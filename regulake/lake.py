@@ -305,6 +305,9 @@ PIPELINE_RUN_SCHEMA = _schema(("run_id", _S), ("state", _S), ("landing", _S), ("
 QUERY_LOG_SCHEMA = _schema(
     ("user_name", _S), ("role", _S), ("started_at", _TS), ("finished_at", _TS), ("statement", _S),
     ("tables_read", T.ArrayType(_S)), ("outcome", _S), ("reason", _S), ("rows_returned", _L))
+EXPORT_LOG_SCHEMA = _schema(
+    ("subscriber", _S), ("feed_id", _S), ("batch_date", _S), ("mode", _S), ("source_table", _S),
+    ("from_version", _L), ("to_version", _L), ("rows", _L), ("location", _S), ("run_id", _S), ("exported_at", _TS))
 ERASURE_LOG_SCHEMA = _schema(
     ("person_id", _S), ("layer", _S), ("table_name", _S), ("action", _S), ("rows", _L), ("erased_at", _TS),
     ("erasure_id", _S))
@@ -331,6 +334,7 @@ AUDIT_TABLES: dict[str, AuditTable] = {t.name: t for t in (
     AuditTable("pipeline_run", PIPELINE_RUN_SCHEMA, (), writer="publish: one row per DAG run"),
     AuditTable("query_log", QUERY_LOG_SCHEMA, (), writer="the SQL endpoint: every statement and refused login"),
     AuditTable("erasure_log", ERASURE_LOG_SCHEMA, (), writer="regulake erase: a person's deletion request"),
+    AuditTable("export_log", EXPORT_LOG_SCHEMA, (), writer="export: every outbound delivery (jobs/export)"),
 )}
 
 

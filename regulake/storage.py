@@ -157,6 +157,13 @@ def write_text(uri: str, text: str) -> None:
         fs.move(target, path)
 
 
+def open_output(uri: str):
+    """A binary output stream for a new file (its folder is created when missing)."""
+    fs, path = resolve(uri)
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    return fs.open_output_stream(path)
+
+
 def make_dirs(uri: str) -> None:
     fs, path = resolve(uri)
     fs.create_dir(path, recursive=True)

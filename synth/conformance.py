@@ -72,13 +72,16 @@ class _Parsed:
     records: list[tuple[str, dict | None]]
 
 
-def check_landing(landing: Path, truth: Path | None = None) -> list[ConformanceProblem]:
-    """Problems found in a landing tree ([] = conforming; see the module docstring)."""
+def check_landing(landing: Path, truth: Path | None = None,
+                  feeds: dict[str, FeedSchema] | None = None) -> list[ConformanceProblem]:
+    """Problems found in a landing tree ([] = conforming; see the module docstring). `feeds`: the feeds
+    the tree may hold (default: the standard's; the center's outbound feeds for an outbox)."""
     landing = Path(landing)
+    feeds = FEEDS if feeds is None else feeds
     problems: list[ConformanceProblem] = []
     expected_deliveries, truth_records = _load_truth(truth, landing.name) if truth else ({}, None)
     for feed_dir in sorted(p for p in landing.iterdir() if p.is_dir()):
-        feed = FEEDS.get(feed_dir.name)
+        feed = feeds.get(feed_dir.name)
         for batch_dir in sorted(p for p in feed_dir.iterdir() if p.is_dir()):
             if feed is None:
                 problems.append(ConformanceProblem(feed_dir.name, batch_dir.name, "unknown_feed", "not a feed of the standard"))

@@ -20,6 +20,8 @@ def pytest_configure(config):
     settings = load_settings().with_overrides(airflow={"home": str(home)})
     os.environ.update(airflow_environ(settings))
     os.environ["REGULAKE__AIRFLOW__HOME"] = str(home)
+    # Servers the tests start record where they listen here, not in the user's ~/.cache (apps/sql_client.py).
+    os.environ["REGULAKE_SERVE_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="regulake-serve-")
 
 
 @pytest.fixture(scope="session")

@@ -236,6 +236,46 @@ def classify(
     return delivery
 
 
+def classify_feed(schema: FeedSchema, root: str, logged: dict[tuple[str, str], str], today: date,
+                  limits: LandingLimits) -> list[Delivery]:
+    """Step 1 for every delivery folder of the feed under the (normalized) landing root: listings and
+    manifests only, no Spark, nothing written. Candidates to be read are left with `status` None.
+
+    `logged`: {(delivery_id, status): location} already in the delivery log (`audit.read_delivery_log`).
+    `run` lands what this returns; `apps/dry_run.py` shows it.
+    """
+    feed_id = schema.feed_id
+    feed_uri = storage.join(root, feed_id)
+    deliveries: list[Delivery] = []
+    in_run: dict[str, str] = {}
+    if links.feed_is_symlink(root, feed_id):  # never listed: its folders lie outside the landing root
+        deliveries.append(refuse_symlinks(Delivery(feed_id, "", feed_uri, []), [feed_id], logged))
+        folders = []
+    else:
+        folders = storage.list_dirs(feed_uri)
+    # Sorted folders: within one run the first copy of a re-sent delivery is the one loaded.
+    for folder in folders:
+        location = storage.join(feed_uri, folder)
+        found = links.symlinks(root, feed_id, folder)
+        if found:
+            listing = links.lstat_listing(root, feed_id, folder)
+            deliveries.append(refuse_symlinks(Delivery(feed_id, folder, location, listing), found, logged))
+            continue
+        listing = storage.list_files(location)
+        delivery = Delivery(feed_id, folder, location, listing)
+        # One byte more than the limit is enough to reject an oversized manifest.
+        manifest_bytes = None
+        if any(e.name == MANIFEST_NAME for e in listing):
+            try:
+                with _open(root, location, MANIFEST_NAME) as stream:
+                    manifest_bytes = stream.read(limits.max_manifest_bytes + 1)
+            except links.SymlinkRefused:  # a link planted after the check
+                deliveries.append(refuse_symlinks(delivery, [MANIFEST_NAME], logged))
+                continue
+        deliveries.append(classify(schema, delivery, logged, in_run, manifest_bytes, today, limits))
+    return deliveries
+
+
 # --- 3. read and check --------------------------------------------------------------------
 
 
@@ -352,40 +392,12 @@ def run(ctx: StageContext) -> dict[str, Any]:
     schema = load_feed(feed_id)
     storage.configure(settings)
     root = normalize_root(landing_root)
-    feed_uri = storage.join(root, feed_id)
     logged = audit.read_delivery_log(spark, settings, feed_id)
     _remove_stale_staging(settings, feed_id)
     run_staging = bronze.new_staging_root(settings, feed_id)
     limits, today = landing_limits(), landing_date(settings)
 
-    deliveries: list[Delivery] = []
-    in_run: dict[str, str] = {}
-    if links.feed_is_symlink(root, feed_id):  # never listed: its folders lie outside the landing root
-        deliveries.append(refuse_symlinks(Delivery(feed_id, "", feed_uri, []), [feed_id], logged))
-        folders = []
-    else:
-        folders = storage.list_dirs(feed_uri)
-    # Sorted folders: within one run the first copy of a re-sent delivery is the one loaded.
-    for folder in folders:
-        location = storage.join(feed_uri, folder)
-        found = links.symlinks(root, feed_id, folder)
-        if found:
-            listing = links.lstat_listing(root, feed_id, folder)
-            deliveries.append(refuse_symlinks(Delivery(feed_id, folder, location, listing), found, logged))
-            continue
-        listing = storage.list_files(location)
-        delivery = Delivery(feed_id, folder, location, listing)
-        # One byte more than the limit is enough to reject an oversized manifest.
-        manifest_bytes = None
-        if any(e.name == MANIFEST_NAME for e in listing):
-            try:
-                with _open(root, location, MANIFEST_NAME) as stream:
-                    manifest_bytes = stream.read(limits.max_manifest_bytes + 1)
-            except links.SymlinkRefused:  # a link planted after the check
-                deliveries.append(refuse_symlinks(delivery, [MANIFEST_NAME], logged))
-                continue
-        deliveries.append(classify(schema, delivery, logged, in_run, manifest_bytes, today, limits))
-
+    deliveries = classify_feed(schema, root, logged, today, limits)
     candidates = [d for d in deliveries if d.status is None]
     try:
         recovered = bronze.delivery_ids_in_bronze(
