@@ -22,19 +22,16 @@ TRAIN_SEED        ?= 21
 setup:            ## idempotent: .venv, Python stack from the lock, JVM jars, Java check
 	@bash scripts/setup.sh
 
-demo: setup       ## generate a small landing, run the main DAG over it, print a summary
-	$(BIN)/regulake generate --out $(DEMO) --enterprises 2000 --batches 3 --seed 7
-	$(BIN)/regulake run --landing $(DEMO)/landing --lake $(DEMO)/lake --as-of $(DEMO_AS_OF)
-	@echo "--- a department re-sends a delivery it already sent: logged as duplicate, loads nothing"
-	$(BIN)/regulake run --landing $(DEMO)/landing_resend --lake $(DEMO)/lake --as-of $(DEMO_AS_OF)
-	$(BIN)/regulake status --lake $(DEMO)/lake
-	@echo "--- the run report (open it in a browser; self-contained, works offline):"
-	@report="$(abspath $(DEMO))/lake/_reports/regulake_report.html"; \
-	  if [ -f "$$report" ]; then echo "    file://$$report"; else echo "    not written: see the publish task log"; fi
-	@echo "--- SQL clients: start the endpoint with   make serve LAKE=$(DEMO)/lake   (Ctrl-C stops it), then"
-	@echo "    beeline / DBeaver (JDBC):  jdbc:hive2://127.0.0.1:$(PORT)/default   (any user, no password)"
-	@echo "    Superset (SQLAlchemy):     hive://127.0.0.1:$(PORT)/default"
-	@echo "    e.g. SELECT * FROM public.efficacy_scorecard ORDER BY unit_type, period, \`rank\`   (README: SQL endpoint)"
+demo: setup       ## generate a small landing, run the main DAG over it, then a re-sent delivery (under 60 lines)
+	@$(BIN)/regulake generate --out $(DEMO) --enterprises 2000 --batches 3 --seed 7 --no-progress
+	@echo "--- afterwards: $(BIN)/regulake status --lake $(DEMO)/lake   (feeds, held deliveries, the last run)"
+	@echo "    SQL: make serve LAKE=$(DEMO)/lake, a user from   regulake users add NAME --role analyst, then"
+	@echo "    beeline / DBeaver: jdbc:hive2://127.0.0.1:$(PORT)/default · Superset: hive://127.0.0.1:$(PORT)/default"
+	@echo "    or   $(BIN)/regulake sql \"SELECT * FROM public.efficacy_scorecard\" --lake $(DEMO)/lake   (README: SQL endpoint)"
+	@echo "--- the main DAG over $(DEMO)/landing:"
+	@$(BIN)/regulake run --landing $(DEMO)/landing --lake $(DEMO)/lake --as-of $(DEMO_AS_OF)
+	@echo "--- a department re-sends deliveries it already sent: logged as duplicates, nothing loaded or rebuilt:"
+	@$(BIN)/regulake run --landing $(DEMO)/landing_resend --lake $(DEMO)/lake --as-of $(DEMO_AS_OF)
 
 test: setup       ## the whole suite (what CI runs) on TEST_WORKERS processes; "no tests collected" is a failure too
 	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope; rc=$$?; \

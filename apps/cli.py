@@ -71,6 +71,8 @@ def run(
         "--verbose", "-v", help="Show every log line here (default: one line per stage; the rest in the log file)")] = False,
     scheduler: Annotated[bool, typer.Option(
         "--scheduler", help="Trigger the run in the running Airflow scheduler and wait (default: run it here)")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="List the pending deliveries and the stages that would run; run nothing")] = False,
 ) -> None:
     """Run the main Airflow DAG over every delivery under LANDING (in this process, or by the scheduler)."""
     _logging(verbose)
@@ -81,6 +83,11 @@ def run(
             raise typer.BadParameter(f"{landing} is not a folder", param_hint="--landing")
         landing = str(Path(landing).resolve())
     settings = _settings(lake)
+    if dry_run:
+        from apps.dry_run import dry_run as plan_run
+
+        plan_run(landing, settings, console, as_of=as_of, rebuild=rebuild)
+        return
     conf = {"landing": landing, "lake": settings.lake_root, "as_of": as_of, "rebuild": rebuild}
     if scheduler:
         from apps.airflow_env import prepare_airflow
@@ -315,6 +322,8 @@ def airflow(
     settings = _settings(lake)
     env = prepare_airflow(settings)
     env = {**os.environ, **env, "AIRFLOW__API__PORT": str(port)}
+    # Workers reach the execution API at localhost:8080 unless told where the API server listens.
+    env.setdefault("AIRFLOW__CORE__EXECUTION_API_SERVER_URL", f"http://127.0.0.1:{port}/execution/")
     # standalone starts its components as `airflow ...` subprocesses found on PATH.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     host = env["AIRFLOW__API__HOST"]

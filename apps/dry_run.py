@@ -152,7 +152,7 @@ def render(plan: DryRunPlan, console: Console) -> None:
     new, unchanged = plan.by_outcome(NEW), plan.by_outcome(UNCHANGED)
     others = [d for d in plan.deliveries if d.outcome not in (NEW, UNCHANGED)]
     say(f"  {len(plan.feeds)} feeds, {len(plan.deliveries)} delivery folders: {len(new)} new, {len(unchanged)} "
-        f"unchanged (in audit.delivery_log with the same content), {len(others)} to log without loading")
+        f"unchanged (already in audit.delivery_log), {len(others)} to log only")
     if plan.ignored_folders:
         say(f"  ignored (no schema): {', '.join(plan.ignored_folders)}")
     if new:

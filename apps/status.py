@@ -104,6 +104,8 @@ def read_rows(settings: Settings, layer: str, table: str, columns: Iterable[str]
 
     columns = list(columns)
     present = {field.name for field in dt.schema().fields}
+    if not present.intersection(columns):
+        return [dict.fromkeys(columns) for _ in range(row_count(dt))]
     table = scan(dt, [c for c in columns if c in present])
     # Time-zone-aware timestamps to plain UTC ones first: pyarrow imports pandas to convert the former.
     zoned = [f.name for f in table.schema if pa.types.is_timestamp(f.type) and f.type.tz is not None]

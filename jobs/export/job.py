@@ -210,6 +210,7 @@ def run(spark: SparkSession, settings: Settings, run_id: str, batch_date: date) 
         remits = remits.localCheckpoint() if remits is not None else None
     entries, outcomes = [], []
     snapshots_taken: set[str] = set()
+    changed: dict[tuple, tuple[DataFrame, str]] = {}
     for sub in subs:
         key = (sub.subscriber, sub.feed.feed_id)
         last = exported.get(key, -1)
@@ -232,26 +233,12 @@ def run(spark: SparkSession, settings: Settings, run_id: str, batch_date: date) 
         if storage.exists(f"{folder}/{MANIFEST}"):
             outcomes.append((sub, f"already delivered on {batch}: the rest goes with the next day's export", 0))
             continue
-        rows, mode = None, "incremental"
-        if last >= 0:
-            try:
-                changes = (spark.read.format("delta").option("readChangeFeed", "true")
-                           .option("startingVersion", last + 1).option("endingVersion", current).load(path))
-                if sub.where:
-                    changes = changes.where(sub.where)
-                rows = net_changes(changes, list(sub.feed.key), sub.columns).localCheckpoint()
-            except Exception as missing:  # noqa: BLE001 - any gap in the change feed: a full snapshot instead
-                log.warning("%s %s: the change data feed does not cover versions %d-%d of gold.%s (%s): "
-                            "sending a full snapshot", sub.subscriber, sub.feed.feed_id, last + 1, current,
-                            sub.source, str(missing).splitlines()[0])
-        if rows is None:
-            mode = "full"
-            snapshot = spark.read.format("delta").option("versionAsOf", current).load(path)
-            if sub.where:
-                snapshot = snapshot.where(sub.where)
-            rows = snapshot.select(F.lit("upsert").alias("change"), *sub.columns)
-            if sub.source not in snapshots_taken:
-                snapshots_taken.add(sub.source)
+        cache_key = (sub.source, sub.where, tuple(sub.columns), sub.feed.key, last, current)
+        if cache_key not in changed:  # subscribers at the same versions of a source share one computation
+            changed[cache_key] = _changes(spark, sub, path, last, current)
+        rows, mode = changed[cache_key]
+        if mode == "full":
+            snapshots_taken.add(sub.source)
         if sub.department:
             mine = remits.where(F.col("department") == sub.department).select("entity_id") if remits is not None \
                 else None
@@ -274,6 +261,26 @@ def run(spark: SparkSession, settings: Settings, run_id: str, batch_date: date) 
         "subscriptions": len(subs),
         "seconds": round(time.monotonic() - started, 1),
     }
+
+
+def _changes(spark: SparkSession, sub: Subscription, path: str, last: int, current: int) -> tuple[DataFrame, str]:
+    """(rows with `change`, mode): the netted change feed after version `last` up to `current`, or a full
+    snapshot at `current` for a first delivery or a gap the change feed cannot cover."""
+    if last >= 0:
+        try:
+            changes = (spark.read.format("delta").option("readChangeFeed", "true")
+                       .option("startingVersion", last + 1).option("endingVersion", current).load(path))
+            if sub.where:
+                changes = changes.where(sub.where)
+            return net_changes(changes, list(sub.feed.key), sub.columns).localCheckpoint(), "incremental"
+        except Exception as missing:  # noqa: BLE001 - any gap in the change feed: a full snapshot instead
+            log.warning("%s %s: the change data feed does not cover versions %d-%d of gold.%s (%s): "
+                        "sending a full snapshot", sub.subscriber, sub.feed.feed_id, last + 1, current,
+                        sub.source, str(missing).splitlines()[0])
+    snapshot = spark.read.format("delta").option("versionAsOf", current).load(path)
+    if sub.where:
+        snapshot = snapshot.where(sub.where)
+    return snapshot.select(F.lit("upsert").alias("change"), *sub.columns).localCheckpoint(), "full"
 
 
 def _entry(sub: Subscription, batch: str, mode: str, from_version: int | None, to_version: int, rows: int,
