@@ -56,7 +56,10 @@ def generate(
 
     started = time.perf_counter()
     summary = run_generator(out_dir, enterprises=enterprises, batches=batches, seed=seed, progress=progress)
-    console.print(f"[green]generated[/] {summary} in {time.perf_counter() - started:.1f}s → {out_dir}")
+    console.print(f"[green]generated[/] {summary.enterprises:,} enterprises, {summary.deliveries} deliveries "
+                  f"({len(summary.planted_deliveries)} with planted defects), {summary.records:,} records, batches "
+                  f"{', '.join(summary.batch_dates)} in {time.perf_counter() - started:.1f}s → {out_dir} "
+                  f"(what was planted: {summary.truth})", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -96,7 +99,7 @@ def run(
         _run_by_scheduler(conf, settings)
         return
     console.print(f"running DAG [bold]regulake_main[/] landing={landing} lake={settings.lake_root}"
-                  + (f" as-of={as_of}" if as_of else ""), highlight=False)
+                  + (f" as-of={as_of}" if as_of else ""), highlight=False, soft_wrap=True)
     if verbose:
         dag_run, elapsed = _run_dag(conf, settings, view=None)
         log_location = None
@@ -155,12 +158,13 @@ def _run_summary(dag_run, elapsed: float, settings, log_location: str | None) ->
         failed = sorted({ti.task_id for ti in dag_run.get_task_instances() if str(ti.state) == "failed"})
         console.print(
             f"[red]pipeline failed[/] ({state}) after {elapsed:.0f}s; failed tasks: {', '.join(failed)}"
-            + (log_line or f" (task logs under {settings.airflow_home / 'logs'})"), highlight=False)
+            + (log_line or f" (task logs under {settings.airflow_home / 'logs'})"), highlight=False, soft_wrap=True)
         if "discover_feeds" in failed and (held := lease.holder_message(settings, dag_run.run_id)):
-            console.print(held, style="red", markup=False)
+            console.print(held, style="red", markup=False, soft_wrap=True)
         raise typer.Exit(1)
     console.print(f"[green]pipeline succeeded[/] in {elapsed:.0f}s (run {dag_run.run_id})"
-                  + (f"\n  report: {report}" if storage.exists(report) else "") + log_line, highlight=False)
+                  + (f"\n  report: {report}" if storage.exists(report) else "") + log_line, highlight=False,
+                  soft_wrap=True)
 
 
 def _run_by_scheduler(conf: dict, settings) -> None:

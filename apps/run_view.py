@@ -91,7 +91,7 @@ class RunView:
         task_id = STAGE_OF_PROGRESS.get(stage)
         if task_id is None:
             return
-        self.stages[task_id].summaries.append({"feed_id": feed_id, **summary})
+        self.stages[task_id].summaries.append({**summary, "feed_id": feed_id} if feed_id else dict(summary))
         if stage == "discover":
             self.feeds = len(summary.get("feeds", []))
 
@@ -129,9 +129,9 @@ class RunView:
         seconds = f"{stage.finished - stage.started:5.0f}s" if stage.started and stage.finished else "      "
         mark = _MARK.get(stage.state or "", "[dim]·[/]")
         text = describe(task_id, stage)
-        self.console.print(f"{mark} {stage.label:<13} {seconds}  {escape(text)}", highlight=False)
+        self.console.print(f"{mark} {stage.label:<13} {seconds}  {escape(text)}", highlight=False, soft_wrap=True)
         for problem in stage.problems[:8]:
-            self.console.print(f"    [red]{escape(_one_line(problem, 160))}[/]", highlight=False)
+            self.console.print(f"    [red]{escape(_one_line(problem, 160))}[/]", highlight=False, soft_wrap=True)
         if len(stage.problems) > 8:
             self.console.print(f"    … and {len(stage.problems) - 8} more (see the log)")
 
@@ -191,7 +191,7 @@ def describe(task_id: str, stage: StageState) -> str:
     if task_id == "inspection_plan":
         return f"{_count(summary.get('inspections', 0))} inspections drawn"
     if task_id == "scorecards":
-        return ", ".join(f"{_count(v)} {k}" for k, v in summary.items() if k != "skipped") or "written"
+        return ", ".join(f"{_count(v)} {k}" for k, v in summary.items() if k not in ("skipped", "feed_id")) or "written"
     if task_id == "publish":
         if summary.get("charts") is None:
             return "nothing it shows changed: public and the report kept"

@@ -101,3 +101,19 @@ def test_the_shared_pipeline_run_printed_a_short_view_and_logged_the_rest(pipeli
     detail = log.read_text()
     assert "starting Spark" in detail and "[DAG TEST] running task" in detail, detail[-2000:]
     assert "XCom not found" not in detail, "the lazy XCom sequence was iterated past its end"
+
+
+def test_a_stage_without_feeds_shows_only_its_own_counts():
+    view, screen = _view()
+    view.task_running("scorecards", "manual__1")
+    view.stage_summary("scorecards", None, {"skipped": False, "regions": 386, "departments": 114})
+    view.task_finished("scorecards", "success")
+    assert screen.getvalue().rstrip().endswith("386 regions, 114 departments"), screen.getvalue()
+
+
+def test_long_lines_are_not_wrapped(tmp_path):
+    view = RunView(Console(file=(screen := io.StringIO()), width=40, color_system=None))
+    view.task_running("discover_feeds", "manual__1")
+    view.stage_summary("discover", None, {"feeds": ["samr_penalty"], "landing": "/a/very/long/landing/root/" * 4})
+    view.task_finished("discover_feeds", "success")
+    assert len(screen.getvalue().splitlines()) == 1, screen.getvalue()
