@@ -129,3 +129,19 @@ def pipeline_lake(pipeline_landing, tmp_path_factory) -> Path:
         (folder / "run.out").write_text(result.stdout + result.stderr)  # what a person saw: tests/apps/test_run_view.py
 
     return built_once(tmp_path_factory, "pipeline", run) / "lake"
+
+
+# The longest modules first, so the two xdist workers start on them and the short ones fill in around
+# them (in file order they came last and ran alone on one worker at the end).
+LONGEST_FIRST = ("tests/chaos/test_kill_and_rerun.py", "tests/cluster/test_cluster.py",
+                 "tests/chaos/test_concurrent_runs.py", "tests/apps/test_cli_end_to_end.py",
+                 "tests/jobs/export/test_export.py", "tests/dags/test_landing_trigger.py",
+                 "tests/apps/test_sql_client.py", "tests/apps/test_serve.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        path = item.nodeid.split("::")[0]
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: file order within each rank
