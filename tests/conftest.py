@@ -29,7 +29,8 @@ def lake_settings(tmp_path_factory) -> Settings:
     """Settings pointing at a fresh lake root for this test session."""
     lake = tmp_path_factory.mktemp("lake")
     return load_settings(lake_root=lake).with_overrides(
-        spark={"master": "local[2]", "conf": {"spark.sql.shuffle.partitions": "2"}}
+        # A worker's JVM: small test data, and two workers plus the runs they start share the machine.
+        spark={"master": "local[2]", "conf": {"spark.sql.shuffle.partitions": "2", "spark.driver.memory": "3g"}}
     )
 
 

@@ -24,6 +24,9 @@ PERSON_ID_SALT = "pipeline-tests-person-id-salt-0123456789"
 def pipeline_env(**overrides: str) -> dict[str, str]:
     env = os.environ.copy()
     env["REGULAKE__SPARK__MASTER"] = "local[2]"
+    # The samples are small: 2 GB of driver heap is plenty, and two xdist workers, each with its own JVM
+    # and a test's `regulake run` processes beside the loopback cluster, must fit in the machine's 24 GB.
+    env.setdefault("REGULAKE__SPARK__CONF__spark.driver.memory", "2g")
     env["REGULAKE_PERSON_ID_SALT"] = PERSON_ID_SALT
     env.update(overrides)
     return env
