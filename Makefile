@@ -9,6 +9,8 @@ PORT  ?= 10000
 # (today's date would find every window empty).
 DEMO_AS_OF ?= 2024-03-31
 # pytest-xdist workers of `make test`, each with its own JVM; a module's tests stay on one worker.
+# --no-loadscope-reorder: modules go out in collection order (tests/conftest.py puts the longest first),
+# not xdist's default of the most tests first, which left the few long chaos tests to run last, alone.
 TEST_WORKERS ?= 2
 # The Python that `make lint` checks (whichever of these folders exist).
 PY_DIRS := $(wildcard apps benchmarks dags jobs regulake scripts synth tests)
@@ -34,7 +36,7 @@ demo: setup       ## generate a small landing, run the main DAG over it, then a 
 	@$(BIN)/regulake run --landing $(DEMO)/landing_resend --lake $(DEMO)/lake --as-of $(DEMO_AS_OF)
 
 test: setup       ## the whole suite (what CI runs) on TEST_WORKERS processes; "no tests collected" is a failure too
-	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope; rc=$$?; \
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; fi; exit $$rc
 
 lint: setup       ## ruff over the Python, sqlfluff over dbt_project/ (.sqlfluff, .sqlfluffignore)

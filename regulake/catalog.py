@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VIEWS_DIR = "_catalog/views"
+# The first line of a saved view that carries its docs: `-- regulake:doc {"comment": ..., "columns": [...]}`.
+_DOC_MARK = "-- regulake:doc "
 PUBLISHED = f"{VIEWS_DIR}/_published.json"
 LAKE_CONF_KEY = "regulake.lake.root"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -99,11 +101,43 @@ def register_table(spark: SparkSession, lake_root: str, database: str, table: st
     spark.sql(f"CREATE TABLE IF NOT EXISTS `{database}`.`{table}` USING DELTA LOCATION '{location}'")
 
 
-def save_view(spark: SparkSession, settings: Settings, database: str, view: str, select_sql: str) -> None:
-    """Create a view and persist its definition in the lake, so every process sees it."""
+def save_view(spark: SparkSession, settings: Settings, database: str, view: str, select_sql: str,
+              comment: str | None = None, column_comments: dict[str, str] | None = None) -> None:
+    """Create a view and persist its definition in the lake, so every process sees it.
+
+    With `comment` or `column_comments` (the model's docs) the view carries them as Spark
+    COMMENTs, which BI tools show (DESCRIBE, JDBC getColumns' REMARKS). They are kept in the
+    same file as the SELECT, on a leading `-- regulake:doc` line, so one write saves both."""
     ensure_database(spark, settings.lake_root, database)
-    spark.sql(f"CREATE OR REPLACE VIEW `{database}`.`{view}` AS {select_sql}")
-    storage.write_text(f"{settings.lake_root}/{VIEWS_DIR}/{database}.{view}.sql", select_sql)
+    doc = None
+    if comment or column_comments:
+        column_comments = column_comments or {}
+        doc = {"comment": comment or None,
+               "columns": [[name, column_comments.get(name) or None] for name in spark.sql(select_sql).columns]}
+    spark.sql(view_ddl(database, view, select_sql, doc))
+    text = f"{_DOC_MARK}{json.dumps(doc, ensure_ascii=False)}\n{select_sql}" if doc else select_sql
+    storage.write_text(f"{settings.lake_root}/{VIEWS_DIR}/{database}.{view}.sql", text)
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def view_ddl(database: str, view: str, select_sql: str, doc: dict | None = None) -> str:
+    """CREATE OR REPLACE VIEW, with the view's and its columns' comments when `doc` has them."""
+    if not doc:
+        return f"CREATE OR REPLACE VIEW `{database}`.`{view}` AS {select_sql}"
+    columns = ", ".join(f"`{name}`" + (f" COMMENT {_sql_string(text)}" if text else "") for name, text in doc["columns"])
+    comment = f" COMMENT {_sql_string(doc['comment'])}" if doc.get("comment") else ""
+    return f"CREATE OR REPLACE VIEW `{database}`.`{view}` ({columns}){comment} AS {select_sql}"
+
+
+def split_view_file(text: str) -> tuple[dict | None, str]:
+    """(the view's docs or None, its SELECT) from a saved view file."""
+    if text.startswith(_DOC_MARK):
+        header, _, select_sql = text.partition("\n")
+        return json.loads(header[len(_DOC_MARK):]), select_sql
+    return None, text
 
 
 def publish_gold(settings: Settings, run_id: str) -> dict[str, int]:
@@ -145,20 +179,20 @@ def _register_views(spark: SparkSession, lake_root: str) -> None:
     for entry in storage.list_files(views_root):
         if entry.name.endswith(".sql") and entry.name.count(".") == 2:
             database, view, _ = entry.name.split(".")
-            select_sql = storage.read_text(f"{views_root}/{entry.name}")
+            doc, select_sql = split_view_file(storage.read_text(f"{views_root}/{entry.name}"))
             if database == "public":
                 select_sql = pin_to_published(select_sql, published)
                 if select_sql is None:
                     log.debug("view public.%s: a gold table it reads is not published yet", view)
                     continue
-            pending[(database, view)] = select_sql
+            pending[(database, view)] = view_ddl(database, view, select_sql, doc)
     for database in {database for database, _ in pending}:
         ensure_database(spark, lake_root, database)
 
     def create(entry: tuple[tuple[str, str], str]) -> tuple[str, str] | None:
-        (database, view), select_sql = entry
+        (database, view), ddl = entry
         try:
-            spark.sql(f"CREATE OR REPLACE VIEW `{database}`.`{view}` AS {select_sql}")
+            spark.sql(ddl)
         except Exception:  # noqa: BLE001 - a dependency may come in a later pass
             return None
         return database, view

@@ -29,8 +29,9 @@ def lake_settings(tmp_path_factory) -> Settings:
     """Settings pointing at a fresh lake root for this test session."""
     lake = tmp_path_factory.mktemp("lake")
     return load_settings(lake_root=lake).with_overrides(
-        # A worker's JVM: small test data, and two workers plus the runs they start share the machine.
-        spark={"master": "local[2]", "conf": {"spark.sql.shuffle.partitions": "2", "spark.driver.memory": "3g"}}
+        # A worker's JVM serves every module the worker runs: the production default of 4 GB (with 3 GB
+        # the dbt module's incremental build sank into garbage collection). The runs tests start get 2 GB.
+        spark={"master": "local[2]", "conf": {"spark.sql.shuffle.partitions": "2", "spark.driver.memory": "4g"}},
     )
 
 

@@ -29,7 +29,8 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from jobs.dbt.config import DBT_PROJECT_DIR, load_dbt_config
+from jobs.dbt.config import DBT_PROJECT_DIR, DOCS_DIR, load_dbt_config
+from regulake import storage
 from regulake.catalog import ensure_database, save_view
 from regulake.config import Settings
 from regulake.person_id import SALT_CONF, person_id_salt
@@ -159,6 +160,19 @@ def _public_views(results: list[Any], manifest: dict) -> list[Any]:
     return views
 
 
+def publish_docs(settings: Settings, target: Path, generated: Any) -> str | None:
+    """Copy dbt's one-page docs site (`docs generate --static`) into the lake, where the run report
+    links it: `<lake>/_docs/index.html`. None when dbt wrote no page (the docs stay in target/)."""
+    page = target / "static_index.html"
+    if not generated.success or not page.is_file():
+        log.warning("dbt docs generate wrote no %s: the lake's _docs/ is left as it was", page)
+        return None
+    uri = f"{settings.lake_root}/{DOCS_DIR}/index.html"
+    storage.write_text(uri, page.read_text(encoding="utf-8"))
+    log.info("dbt docs site copied to %s", uri)
+    return uri
+
+
 def dbt_build(spark: SparkSession, settings: Settings, run_id: str, select: Sequence[str] | None = None,
               full_refresh: bool = False, docs: bool = True, target_path: str | Path | None = None,
               as_of: date | None = None) -> dict:
@@ -196,9 +210,11 @@ def dbt_build(spark: SparkSession, settings: Settings, run_id: str, select: Sequ
         manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
         views = _public_views(results, manifest)
         for node in views:
-            save_view(spark, settings, PUBLIC, node.alias, node.compiled_code)
+            save_view(spark, settings, PUBLIC, node.alias, node.compiled_code, comment=node.description,
+                      column_comments={name: column.description for name, column in node.columns.items()})
         if docs:
-            _invoke(["docs", "generate"], settings, target, config.threads, as_of)
+            publish_docs(settings, target, _invoke(["docs", "generate", "--static"], settings, target,
+                                                   config.threads, as_of))
     kinds = Counter(r.node.resource_type for r in results)
     figures = {
         "run_id": run_id,

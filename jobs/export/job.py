@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 EXPORT_SCHEMAS = SCHEMAS_DIR / "exports"
 LOG_TABLE = "export_log"
 MANIFEST = "manifest.json"
+# What a subscriber writes into a delivery's folder once it has taken it (docs/EXPORTS.md).
+ACK = "ack.json"
+ACK_STATUSES = ("accepted", "rejected")
 PART = "part-0001.jsonl"
 # Change-feed rows that show a row as it was before a change.
 PRE_IMAGES = ("delete", "update_preimage")
@@ -98,6 +101,44 @@ def net_changes(changes: DataFrame, key: list[str], columns: list[str]) -> DataF
     deleted = F.col("_pre") & F.col("_before").isNotNull()
     return (joined.where(upserted | deleted)
             .select(F.when(deleted, F.lit("delete")).otherwise(F.lit("upsert")).alias("change"), *columns))
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A delivery in a subscription's outbox folder: its batch, the versions it covers, its acknowledgement."""
+    batch_date: str
+    from_version: int | None  # None: a full snapshot
+    to_version: int
+    ack: str | None = None  # accepted, rejected, or None while the subscriber has not answered
+    reason: str = ""
+
+
+def resend_base(deliveries: list[Delivered], today: str, resend_after_days: int | None) -> tuple[int, str | None]:
+    """(the Delta version the next delivery starts after, why it resends or None).
+
+    Normally the version the last delivery covered. When the subscriber rejected a delivery, or left
+    one unanswered for more than `resend_after_days` days (None: wait for ever), the next delivery
+    starts after the last accepted one instead (-1: a full snapshot), so the subscriber misses nothing;
+    a delivery that starts there settles the matter."""
+    accepted, last, problem = -1, -1, None
+    for delivery in sorted(deliveries, key=lambda d: d.batch_date):
+        start = -1 if delivery.from_version is None else delivery.from_version - 1
+        if problem is not None and start <= accepted:
+            problem = None  # this delivery resent what the problem one covered
+        if problem is not None:
+            continue
+        last = delivery.to_version
+        if delivery.ack == "accepted":
+            accepted = delivery.to_version
+        elif delivery.ack == "rejected":
+            problem = f"{delivery.batch_date} was rejected ({delivery.reason or 'no reason given'})"
+        elif resend_after_days is not None and _days_between(delivery.batch_date, today) > resend_after_days:
+            problem = f"{delivery.batch_date} has not been acknowledged in {resend_after_days} days"
+    return (accepted, problem) if problem is not None else (last, None)
+
+
+def _days_between(batch_date: str, today: str) -> int:
+    return (datetime.strptime(today, "%Y%m%d") - datetime.strptime(batch_date, "%Y%m%d")).days
 
 
 def department_remits(xref: DataFrame | None, inspections: DataFrame | None,
@@ -168,6 +209,27 @@ def _delivered(root: str, sub: Subscription) -> dict[str, dict]:
     return found
 
 
+def _acknowledged(root: str, sub: Subscription, delivered: dict[str, dict]) -> list[Delivered]:
+    """The subscription's deliveries with the acknowledgement each folder holds (a malformed one counts as
+    none, with a warning naming the file)."""
+    found = []
+    for batch, manifest in delivered.items():
+        source = manifest.get("source", {})
+        ack, reason = None, ""
+        path = f"{root}/{sub.folder}/{sub.feed.feed_id}/{batch}/{ACK}"
+        if storage.exists(path):
+            try:
+                answer = json.loads(storage.read_text(path))
+                ack, reason = str(answer["status"]), str(answer.get("reason") or "")
+                if ack not in ACK_STATUSES:
+                    raise ValueError(f"status {ack!r} is not one of {ACK_STATUSES}")
+            except (ValueError, KeyError, TypeError) as bad:
+                log.warning("%s: not an acknowledgement (%s): the delivery counts as unanswered", path, bad)
+                ack, reason = None, ""
+        found.append(Delivered(batch, source.get("from_version"), int(source.get("to_version", -1)), ack, reason))
+    return found
+
+
 def _log_rows(spark: SparkSession, entries: list[dict]) -> DataFrame:
     from pyspark.sql.types import StructType
 
@@ -201,6 +263,7 @@ def run(spark: SparkSession, settings: Settings, run_id: str, batch_date: date) 
     departments = sorted(r[0] for r in departments_table.select("department_code").distinct().collect()) \
         if departments_table is not None else []
     subs = subscriptions(config, departments)
+    resend_after_days = (config.get("acknowledgements") or {}).get("resend_after_days")
     exported = _exported_versions(spark, settings)
     remits = None
     if any(s.department for s in subs):
@@ -215,7 +278,8 @@ def run(spark: SparkSession, settings: Settings, run_id: str, batch_date: date) 
         key = (sub.subscriber, sub.feed.feed_id)
         last = exported.get(key, -1)
         # A manifest written by an export that crashed before logging it counts as delivered.
-        for found_batch, manifest in sorted(_delivered(root, sub).items()):
+        delivered = _delivered(root, sub)
+        for found_batch, manifest in sorted(delivered.items()):
             covered = int(manifest.get("source", {}).get("to_version", -1))
             if covered > last:
                 log.warning("%s %s %s: delivered before a crash, not logged: recorded now, not sent again",
@@ -224,6 +288,11 @@ def run(spark: SparkSession, settings: Settings, run_id: str, batch_date: date) 
                                       covered, manifest["files"][0]["rows"], f"{root}/{sub.folder}/{sub.feed.feed_id}/"
                                       f"{found_batch}", run_id))
                 last = covered
+        base, why = resend_base(_acknowledged(root, sub, delivered), batch, resend_after_days)
+        if why is not None and base < last:
+            log.warning("%s %s: delivery %s: sending again what followed version %d", sub.subscriber,
+                        sub.feed.feed_id, why, base)
+            last = base
         path = settings.table_path("gold", sub.source)
         current = delta_version(None, path)
         if current is None or current <= last:

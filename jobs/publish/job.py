@@ -23,6 +23,7 @@ from plotly.offline import get_plotlyjs
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.dbt.config import DOCS_DIR
 from jobs.publish import figures
 from jobs.scorecards.config import load_config
 from jobs.scorecards.job import read_tables
@@ -153,15 +154,19 @@ def report_sections(tables: dict[str, DataFrame], as_of: date) -> tuple[list[tup
     return sections, charts
 
 
-def render(sections: list[tuple[str, str]], run_id: str, lake_root: str, generated_at: datetime) -> str:
+def render(sections: list[tuple[str, str]], run_id: str, lake_root: str, generated_at: datetime,
+           links: dict[str, str] | None = None) -> str:
+    """The report page; `links` ({label: URL relative to the report}) go in its header."""
     body = "".join(f"<section><h2>{html.escape(title)}</h2>{content}</section>" for title, content in sections)
+    header_links = "".join(f' · <a href="{html.escape(url)}">{html.escape(label)}</a>'
+                           for label, url in (links or {}).items())
     return (
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>regulake report {html.escape(run_id)}</title><style>{STYLE}</style>"
         f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
         f"<header><h1>regulake · 互联网+监管 run report</h1><p>run {html.escape(run_id)} · "
-        f"generated {generated_at:%Y-%m-%d %H:%M %Z} · lake {html.escape(lake_root)}</p></header>"
+        f"generated {generated_at:%Y-%m-%d %H:%M %Z} · lake {html.escape(lake_root)}{header_links}</p></header>"
         f"<main>{body}</main></body></html>"
     )
 
@@ -194,7 +199,9 @@ def run(ctx: StageContext) -> dict:
         log.info("report %s kept: nothing it shows changed since the run that wrote it", latest)
     else:
         sections, charts = report_sections(read_tables(spark, settings, INPUTS), as_of)
-        page = render(sections, run_id, settings.lake_root, now)
+        docs = f"{settings.lake_root}/{DOCS_DIR}/index.html"
+        links = {"data catalogue (dbt docs)": f"../{DOCS_DIR}/index.html"} if storage.exists(docs) else {}
+        page = render(sections, run_id, settings.lake_root, now, links)
         storage.write_text(latest, page)
         storage.write_text(dated, page)
         storage.write_text(recorded, current)  # last: a crash before it means "draw again"

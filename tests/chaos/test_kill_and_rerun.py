@@ -75,17 +75,23 @@ def commits_in_order(lake: Path) -> list[Commit]:
     return sorted(found)
 
 
+# Stages a restart resumes where the kill left them (each feed's delivery is its own unit of work), so
+# a kill there costs little; a kill in dbt or later costs that whole stage again (dbt has no resume).
+RESUMABLE = ("landing", "gate", "silver", "accounting")
+
+
 def kill_positions(commits: list[Commit], count: int) -> list[int]:
-    """The middle commit of each stage, then, until there are `count`, the commit farthest from every
-    one chosen (the kills spread over the whole run); positions in run order."""
+    """The middle commit of each stage, then, until there are `count`, the commit of the resumable stages
+    farthest from every one chosen (then of any stage, when those run out); positions in run order."""
     chosen = set()
     for stage in STAGES:
         positions = [i for i, commit in enumerate(commits) if commit.stage == stage]
         if positions:
             chosen.add(positions[len(positions) // 2])
+    resumable = [i for i, commit in enumerate(commits) if commit.stage in RESUMABLE]
     while len(chosen) < min(count, len(commits)):
-        chosen.add(max((i for i in range(len(commits)) if i not in chosen),
-                       key=lambda i: min(abs(i - c) for c in chosen)))
+        candidates = [i for i in resumable if i not in chosen] or [i for i in range(len(commits)) if i not in chosen]
+        chosen.add(max(candidates, key=lambda i: min(abs(i - c) for c in chosen)))
     return sorted(chosen)
 
 

@@ -194,7 +194,7 @@ def test_an_undeclared_audit_table_is_refused(spark, settings):
 def test_every_audit_table_is_declared_once():
     assert set(lake.AUDIT_TABLES) == {"delivery_log", "quarantine", "record_copies", "gate_result",
                                       "row_accounting", "stage_run", "linking_run", "pipeline_run",
-                                      "query_log", "erasure_log"}
+                                      "query_log", "erasure_log", "export_log"}
     for spec in lake.AUDIT_TABLES.values():
         assert set(spec.partition_by) <= set(spec.schema.fieldNames()), spec.name
 

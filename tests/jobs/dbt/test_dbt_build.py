@@ -169,6 +169,23 @@ def test_public_views_outlive_the_dbt_process_and_show_only_what_was_published(s
     assert f"VERSION AS OF {published['dim_enterprise']}" in definition, definition
 
 
+def test_gold_and_public_carry_the_docs_as_comments_and_the_docs_site_is_in_the_lake(spark, dbt_lake):
+    settings = dbt_lake.settings
+    refresh_catalog(spark, settings)  # the public views as another process registers them from the lake
+
+    def comments(table: str) -> dict[str, str]:
+        return {r["col_name"]: r["comment"] for r in spark.sql(f"describe table {table}").collect()
+                if r["col_name"] and not r["col_name"].startswith("#")}
+
+    gold, public = comments("gold.dim_enterprise"), comments("public.dim_enterprise")
+    assert gold["entity_id"] == public["entity_id"] == "Enterprise id = USCC (主体标识, 统一社会信用代码)."
+    assert all(gold.values()) and all(public.values()), (gold, public)
+    view = spark.sql("describe table extended public.dim_enterprise").collect()
+    assert any(r["col_name"] == "Comment" and "公共数据视图" in r["data_type"] for r in view)
+    docs = Path(settings.lake_root, "_docs", "index.html")
+    assert docs.is_file() and "dim_enterprise" in docs.read_text(encoding="utf-8")
+
+
 def test_every_model_and_column_is_described(dbt_lake):
     manifest = json.loads((dbt_lake.target / "manifest.json").read_text(encoding="utf-8"))
     catalog = json.loads((dbt_lake.target / "catalog.json").read_text(encoding="utf-8"))

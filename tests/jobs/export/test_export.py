@@ -111,3 +111,33 @@ def test_exports_follow_the_contract_then_send_only_changes_and_never_twice(spar
     log = spark.read.format("delta").load(str(lake / "audit" / "export_log"))
     assert log.where("feed_id = 'enterprise_risk_class' AND batch_date = '20240404'").count() == 1
     assert log.groupBy("subscriber", "feed_id", "to_version").count().where("count > 1").count() == 0
+
+    # The national platform rejects the 20240404 delivery and accepted the two before it: the next export
+    # sends again everything after the version the last accepted one covered, and then nothing more.
+    risk = outbox / "national" / "enterprise_risk_class"
+    for batch, status in (("20240401", "accepted"), ("20240403", "accepted"), ("20240404", "rejected")):
+        (risk / batch / job.ACK).write_text(json.dumps({"status": status, "reason": "checksum mismatch"}))
+    sixth = job.run(spark, settings, "export-6", date(2024, 4, 6))
+    resent = risk / "20240406"
+    assert sixth["deliveries"] == 1 and _manifest(resent)["source"]["from_version"] == \
+        _manifest(risk / "20240403")["source"]["to_version"] + 1, _manifest(resent)
+    assert [(r["change"], r["entity_id"], r["risk_class"]) for r in _rows(resent)] == [("upsert", entity, "A")]
+    assert job.run(spark, settings, "export-7", date(2024, 4, 7))["deliveries"] == 0
+
+
+def _delivered(batch: str, start: int | None, end: int, ack: str | None = None) -> job.Delivered:
+    return job.Delivered(batch, start, end, ack)
+
+
+def test_a_rejected_or_unanswered_delivery_is_sent_again_from_the_last_accepted_version():
+    full, second, third = _delivered("20240401", None, 5, "accepted"), _delivered("20240402", 6, 8), \
+        _delivered("20240403", 9, 9)
+    assert job.resend_base([full, second, third], "20240404", 7) == (9, None), "unanswered, but recent"
+    assert job.resend_base([full, second, third], "20240411", 7)[0] == 5, "20240402 unanswered for 9 days"
+    assert job.resend_base([full, second, third], "20240411", None) == (9, None), "no deadline"
+    rejected = _delivered("20240402", 6, 8, "rejected")
+    assert job.resend_base([full, rejected, third], "20240404", 7)[0] == 5
+    assert job.resend_base([full, rejected, third, _delivered("20240404", 6, 10)], "20240405", 7) == (10, None), \
+        "the resend from version 6 settled it"
+    assert job.resend_base([_delivered("20240401", None, 5, "rejected")], "20240402", 7)[0] == -1, "full again"
+    assert job.resend_base([], "20240402", 7) == (-1, None)
