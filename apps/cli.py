@@ -83,7 +83,11 @@ def run(
         date.fromisoformat(as_of)  # fail early with a clear message
     if "://" not in landing:
         if not Path(landing).is_dir():
-            raise typer.BadParameter(f"{landing} is not a folder", param_hint="--landing")
+            # Not typer's boxed usage error: that wraps a long path at 80 columns, splitting the name a
+            # person (or a log search) looks for.
+            console.print(f"regulake run: --landing {landing} is not a folder", style="red", soft_wrap=True,
+                          markup=False, highlight=False)
+            raise typer.Exit(2)
         landing = str(Path(landing).resolve())
     settings = _settings(lake)
     if dry_run:

@@ -50,6 +50,9 @@ def test_two_runs_started_together_and_a_reader_see_one_run_published_at_once(
                 refresh_catalog(spark, settings)  # what `regulake sql` and `regulake serve` do
                 seen_public.append(tuple(spark.sql(DATES.format(db="public")).first()))
                 seen_gold.append(tuple(spark.sql(DATES.format(db="gold")).first()))
+                # A breath between reads: a tight loop took a core from the runs it watches (and from the
+                # other worker). The stages it must catch between are seconds apart.
+                done.wait(0.5)
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
