@@ -141,8 +141,13 @@ def pipeline_lake(pipeline_landing, tmp_path_factory) -> Path:
 
 
 # The longest modules first, so the two xdist workers start on them and the short ones fill in around
-# them (in file order they came last and ran alone on one worker at the end).
+# them (in file order they came last and ran alone on one worker at the end). xdist's loadscope gives a
+# worker its next module as soon as two or fewer of its tests are pending, so the one-test chaos module
+# would take the next module in this list along, to start only when chaos ends (~35 min, the pipeline
+# lake's build included): a quick module goes with it instead, and the other worker takes the
+# concurrency, end-to-end and export modules one after another beside chaos.
 LONGEST_FIRST = ("tests/chaos/test_kill_and_rerun.py", "tests/cluster/test_cluster.py",
+                 "tests/regulake/test_config.py",  # the quick companion of the chaos module (above)
                  "tests/chaos/test_concurrent_runs.py", "tests/apps/test_cli_end_to_end.py",
                  "tests/jobs/export/test_export.py", "tests/dags/test_landing_trigger.py",
                  "tests/apps/test_sql_client.py", "tests/apps/test_serve.py")
