@@ -229,10 +229,15 @@ def regulake_main():
     # A teardown: it runs when the run fails too. Only the run's own lease is released.
     @task
     def release_lease() -> None:
+        from regulake.lake import remove_orphaned_commit_files
         from regulake.lease import Lease
 
         airflow = get_current_context()
-        Lease.for_settings(load_settings(lake_root=airflow["params"]["lake"])).release(airflow["run_id"])
+        settings = load_settings(lake_root=airflow["params"]["lake"])
+        # Before the lease goes: what a killed earlier run left half-committed (regulake.lake says why).
+        for path in remove_orphaned_commit_files(settings.lake_root):
+            log.warning("removed %s, the temporary commit file of a writer killed mid-commit", path)
+        Lease.for_settings(settings).release(airflow["run_id"])
 
     feeds = discover_feeds()
     landed = land_feed.expand(feed_id=feeds)

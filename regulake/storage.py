@@ -175,6 +175,11 @@ def remove_tree(uri: str) -> None:
         fs.delete_dir(path)
 
 
+def remove_file(uri: str) -> None:
+    fs, path = resolve(uri)
+    fs.delete_file(path)
+
+
 def copy_tree(source: str, destination: str) -> int:
     """Copy the folder `source` into `destination` (local or s3a://, either way); the number of files."""
     src_fs, src_path = resolve(source)
