@@ -69,6 +69,8 @@ def remove_orphaned_commit_files(lake_root: str, older_than_seconds: float = ORP
     from regulake import storage
     from regulake.catalog import discover_tables
 
+    if not storage.is_local(lake_root):
+        return []  # object stores: Delta's S3 log store writes the commit file itself, no rename
     cutoff_ns = time.time_ns() - int(older_than_seconds * 1e9)
     removed = []
     for database, tables in discover_tables(lake_root).items():
