@@ -14,7 +14,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
-import time
 from datetime import date
 from pathlib import Path
 
@@ -44,12 +43,15 @@ def test_two_runs_started_together_and_a_reader_see_one_run_published_at_once(
     errors: list[BaseException] = []
     done = threading.Event()
 
+    def look() -> None:
+        refresh_catalog(spark, settings)  # what `regulake sql` and `regulake serve` do
+        seen_public.append(tuple(spark.sql(DATES.format(db="public")).first()))
+        seen_gold.append(tuple(spark.sql(DATES.format(db="gold")).first()))
+
     def read_in_a_loop() -> None:
         try:
             while not done.is_set():
-                refresh_catalog(spark, settings)  # what `regulake sql` and `regulake serve` do
-                seen_public.append(tuple(spark.sql(DATES.format(db="public")).first()))
-                seen_gold.append(tuple(spark.sql(DATES.format(db="gold")).first()))
+                look()
                 # A breath between reads: a tight loop took a core from the runs it watches (and from the
                 # other worker). The stages it must catch between are seconds apart.
                 done.wait(0.5)
@@ -67,10 +69,10 @@ def test_two_runs_started_together_and_a_reader_see_one_run_published_at_once(
         for run in runs:
             if run.poll() is None:
                 run.kill()
-        time.sleep(2)  # a last look after the run
         done.set()
         reader.join(timeout=300)
     try:
+        look()  # a last look after the runs, whatever the loop's last read saw
         assert not errors, errors
         codes = sorted(run.returncode for run in runs)
         winner = next(i for i, run in enumerate(runs) if run.returncode == 0) if 0 in codes else None
