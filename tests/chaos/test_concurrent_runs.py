@@ -61,7 +61,11 @@ def test_two_runs_started_together_and_a_reader_see_one_run_published_at_once(
     reader = threading.Thread(target=read_in_a_loop, daemon=True)
     reader.start()
     command = [REGULAKE, "run", "--landing", str(pipeline_landing), "--lake", str(lake), "--as-of", NEXT_AS_OF]
-    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=pipeline_env())
+    # Whole-stage code generation on, unlike the suite's other runs (tests/conftest.py): this run's
+    # incremental dbt build for a new month ran out of its 2 GB of execution memory without it
+    # (fct_inspection 570 s, then a failed dbt test, 2026-12-06), where with it the test took ~7 min.
+    env = pipeline_env(**{"REGULAKE__SPARK__CONF__spark.sql.codegen.wholeStage": "true"})
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
             for _ in range(2)]
     try:
         outputs = [run.communicate(timeout=1800)[0] for run in runs]
