@@ -229,14 +229,12 @@ def regulake_main():
     # A teardown: it runs when the run fails too. Only the run's own lease is released.
     @task
     def release_lease() -> None:
-        from regulake.lake import remove_orphaned_commit_files
+        from regulake.catalog import remove_orphaned_commit_files
         from regulake.lease import Lease
 
         airflow = get_current_context()
         settings = load_settings(lake_root=airflow["params"]["lake"])
-        # Before the lease goes: what a killed earlier run left half-committed (regulake.lake says why).
-        for path in remove_orphaned_commit_files(settings.lake_root):
-            log.warning("removed %s, the temporary commit file of a writer killed mid-commit", path)
+        remove_orphaned_commit_files(settings.lake_root)  # while the lease is still held: regulake.catalog says why
         Lease.for_settings(settings).release(airflow["run_id"])
 
     feeds = discover_feeds()

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -85,6 +86,34 @@ def remove_uncommitted_tables(lake_root: str, database: str) -> list[str]:
             log.warning("removing %s: a first write to %s.%s killed before its commit left it", uri, database, table)
             storage.remove_tree(uri)
             removed.append(table)
+    return removed
+
+
+# A live writer renames its commit's temporary file within milliseconds; one this old is a dead writer's.
+ORPHAN_AGE_SECONDS = 60
+
+
+def remove_orphaned_commit_files(lake_root: str, older_than_seconds: float = ORPHAN_AGE_SECONDS) -> list[str]:
+    """Remove the temporary commit files killed writers left in the tables' Delta logs; their paths.
+
+    On a local lake Delta writes each commit as `_delta_log/.<version>.json.<uuid>.tmp` and renames it
+    into place. A writer killed in between leaves the file (and its `.crc`): Delta ignores it, and nothing
+    else removes it. Only for a writer holding the run lease, and only files older than a minute, since
+    `regulake serve` may be committing to audit.query_log at the same moment.
+    """
+    if not storage.is_local(lake_root):
+        return []  # object stores: Delta's S3 log store writes the commit file itself, no rename
+    cutoff_ns = time.time_ns() - int(older_than_seconds * 1e9)
+    removed = []
+    for database, tables in discover_tables(lake_root).items():
+        for table in tables:
+            log_dir = f"{lake_root}/{database}/{table}/_delta_log"
+            for entry in storage.list_files(log_dir):
+                if entry.name.startswith(".") and entry.name.endswith((".tmp", ".tmp.crc")) \
+                        and entry.mtime_ns < cutoff_ns:
+                    log.warning("removing %s/%s: a writer killed mid-commit left it", log_dir, entry.name)
+                    storage.remove_file(f"{log_dir}/{entry.name}")
+                    removed.append(f"{log_dir}/{entry.name}")
     return removed
 
 

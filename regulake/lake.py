@@ -53,37 +53,6 @@ BACKOFF_SECONDS = 0.5  # times the attempt number
 # --- where, whether, read ----------------------------------------------------------------
 
 
-
-# A live writer renames its commit's temporary file within milliseconds; one this old is a dead writer's.
-ORPHAN_AGE_SECONDS = 60
-
-
-def remove_orphaned_commit_files(lake_root: str, older_than_seconds: float = ORPHAN_AGE_SECONDS) -> list[str]:
-    """Remove the temporary commit files killed writers left in the tables' Delta logs; their paths.
-
-    On a local (or HDFS) lake Delta writes each commit as `_delta_log/.<version>.json.<uuid>.tmp` and
-    renames it into place. A writer killed in between leaves the file (and its `.crc`): Delta ignores
-    it, and nothing else removes it. Only files older than a minute go, since `regulake serve` may be
-    committing to audit.query_log at the same moment.
-    """
-    from regulake import storage
-    from regulake.catalog import discover_tables
-
-    if not storage.is_local(lake_root):
-        return []  # object stores: Delta's S3 log store writes the commit file itself, no rename
-    cutoff_ns = time.time_ns() - int(older_than_seconds * 1e9)
-    removed = []
-    for database, tables in discover_tables(lake_root).items():
-        for table in tables:
-            log_dir = f"{lake_root}/{database}/{table}/_delta_log"
-            for entry in storage.list_files(log_dir):
-                if entry.name.startswith(".") and entry.name.endswith((".tmp", ".tmp.crc")) \
-                        and entry.mtime_ns < cutoff_ns:
-                    storage.remove_file(f"{log_dir}/{entry.name}")
-                    removed.append(f"{log_dir}/{entry.name}")
-    return removed
-
-
 def table_path(settings: Settings, layer: str, table: str) -> str:
     """`<lake_root>/<layer>/<table>`."""
     return settings.table_path(layer, table)

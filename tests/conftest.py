@@ -23,7 +23,7 @@ def pytest_configure(config):
     # Servers the tests start record where they listen here, not in the user's ~/.cache (apps/sql_client.py).
     os.environ["REGULAKE_SERVE_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="regulake-serve-")
     # Every JVM of the tests (each worker's, and those of the `regulake` processes tests start, but not the
-    # loopback cluster's) evaluates small data without whole-stage code generation. Compiling each new
+    # loopback cluster's, nor the concurrency test's runs: that test says why) evaluates small data without whole-stage code generation. Compiling each new
     # query shape costs more than it returns there: a rerun that finds nothing new took 217 CPU-seconds
     # with it and 106 without; a whole run over the test landing 624 and 707 (measured 2026-12-06). The
     # chaos test alone restarts `regulake run` twelve times, and CPU is what the suite runs out of on two

@@ -62,3 +62,25 @@ def test_a_first_write_killed_before_its_commit_is_no_table_and_is_removed_for_t
     assert discover_tables(str(tmp_path))["gold"] == ["dim_enterprise"]
     assert remove_uncommitted_tables(str(tmp_path), "gold") == ["dim_person"]
     assert not killed.exists() and committed.is_dir()
+
+
+def test_a_killed_writers_temporary_commit_file_is_removed_once_it_is_old(tmp_path):
+    import os
+    import time
+
+    from regulake.catalog import remove_orphaned_commit_files
+
+    log_dir = tmp_path / "gold" / "fct_x" / "_delta_log"
+    log_dir.mkdir(parents=True)
+    (log_dir / "00000000000000000000.json").write_text('{"commitInfo":{}}\n')
+    orphan, orphan_crc = log_dir / ".00000000000000000001.json.0f7a.tmp", log_dir / "..00000000000000000001.json.0f7a.tmp.crc"
+    fresh = log_dir / ".00000000000000000001.json.9b2c.tmp"  # a live writer's, about to be renamed
+    for path in (orphan, orphan_crc, fresh):
+        path.write_text("{}")
+    an_hour_ago = time.time() - 3600
+    for path in (orphan, orphan_crc):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+
+    removed = remove_orphaned_commit_files(str(tmp_path))
+    assert sorted(removed) == sorted(str(p) for p in (orphan, orphan_crc))
+    assert sorted(p.name for p in log_dir.iterdir()) == [fresh.name, "00000000000000000000.json"]

@@ -208,25 +208,3 @@ def test_a_table_written_by_an_earlier_version_gets_the_new_columns(spark, setti
     table = lake.read(spark, settings, "gold", name)
     assert table.columns == ["feed_id", "record_key", "_retry_keys"]
     assert table.first()["_retry_keys"] is None
-
-
-def test_a_killed_writers_temporary_commit_file_is_removed_once_it_is_old(tmp_path):
-    import os
-    import time
-
-    from regulake.lake import remove_orphaned_commit_files
-
-    log_dir = tmp_path / "gold" / "fct_x" / "_delta_log"
-    log_dir.mkdir(parents=True)
-    (log_dir / "00000000000000000000.json").write_text('{"commitInfo":{}}\n')
-    orphan, orphan_crc = log_dir / ".00000000000000000001.json.0f7a.tmp", log_dir / "..00000000000000000001.json.0f7a.tmp.crc"
-    fresh = log_dir / ".00000000000000000001.json.9b2c.tmp"  # a live writer's, about to be renamed
-    for path in (orphan, orphan_crc, fresh):
-        path.write_text("{}")
-    an_hour_ago = time.time() - 3600
-    for path in (orphan, orphan_crc):
-        os.utime(path, (an_hour_ago, an_hour_ago))
-
-    removed = remove_orphaned_commit_files(str(tmp_path))
-    assert sorted(removed) == sorted(str(p) for p in (orphan, orphan_crc))
-    assert sorted(p.name for p in log_dir.iterdir()) == [fresh.name, "00000000000000000000.json"]
