@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from apps.status import STAGES, held_back, read_rows
+from apps.status import STAGES, held_back
+from regulake.delta_rows import read_rows
 
 if TYPE_CHECKING:
     from rich.console import Console

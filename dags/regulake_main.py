@@ -63,7 +63,6 @@ def hold_lease():
 
 def stage_context(feed_id: str | None = None):
     """The context of the running task: params → settings, the run's id and its one as-of date."""
-    from regulake.spark import get_spark
     from regulake.stage import StageContext, run_as_of
 
     settings = hold_lease()
@@ -73,7 +72,7 @@ def stage_context(feed_id: str | None = None):
     def latest_batch():
         from jobs.landing.job import latest_batch_date
 
-        return latest_batch_date(params["landing"], get_spark(settings), settings)
+        return latest_batch_date(params["landing"], settings)
 
     # Fixed per run, so a run across midnight uses one date (regulake.stage.run_as_of says which).
     as_of, why = run_as_of(

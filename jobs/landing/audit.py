@@ -21,17 +21,17 @@ from pyspark.sql import functions as F
 
 from regulake import lake
 from regulake.config import Settings
+from regulake.delta_rows import read_rows
 from regulake.lake import DELIVERY_LOG_SCHEMA, QUARANTINE_SCHEMA
 
 
-def read_delivery_log(spark: SparkSession, settings: Settings, feed_id: str) -> dict[tuple[str, str], str]:
-    """{(delivery_id, status): location} of everything already logged for the feed."""
-    log_table = lake.read(spark, settings, "audit", "delivery_log")
-    if log_table is None:
-        return {}
-    rows = (log_table.where(F.col("feed_id") == feed_id)
-            .select("delivery_id", "status", "location").collect())
-    return {(row.delivery_id, row.status): row.location for row in rows}
+def read_delivery_log(settings: Settings, feed_id: str) -> dict[tuple[str, str], str]:
+    """{(delivery_id, status): location} of everything already logged for the feed.
+
+    Read with delta-rs (`regulake.delta_rows`, a row per delivery): a feed with nothing new is
+    decided without starting Spark."""
+    rows = read_rows(settings, "audit", "delivery_log", ("feed_id", "delivery_id", "status", "location"))
+    return {(row["delivery_id"], row["status"]): row["location"] for row in rows if row["feed_id"] == feed_id}
 
 
 def delivery_log_frame(spark: SparkSession, entries: Sequence[dict[str, Any]]) -> DataFrame:

@@ -45,6 +45,7 @@ from jobs.landing.manifest import (
 from jobs.landing.readers import READERS, FileResult, FileUnreadable
 from regulake import lake, storage
 from regulake.config import Settings
+from regulake.delta_rows import read_rows
 from regulake.feeds import FeedSchema, feed_ids, load_feed
 from regulake.stage import StageContext
 
@@ -130,10 +131,10 @@ def discover(landing_root: str) -> list[str]:
     return [f for f in folders if f in known]
 
 
-def latest_batch_date(landing_root: str, spark: SparkSession | None = None,
-                      settings: Settings | None = None) -> date | None:
+def latest_batch_date(landing_root: str, settings: Settings | None = None) -> date | None:
     """The latest batch date of any known feed's delivery folder under the landing root; with no
-    folder there (an archived landing), the latest batch the lake loaded (audit.delivery_log)."""
+    folder there (an archived landing), the latest batch the lake loaded (`audit.delivery_log`,
+    read with delta-rs: every task of a run asks, and none needs Spark for it)."""
     root = normalize_root(landing_root)
     known = set(feed_ids())
     dates = []
@@ -145,11 +146,11 @@ def latest_batch_date(landing_root: str, spark: SparkSession | None = None,
                 continue  # not a batch folder; landing reports it
     if dates:
         return max(dates)
-    if spark is None or settings is None:
+    if settings is None:
         return None
-    log_table = lake.read(spark, settings, "audit", "delivery_log")
-    latest = None if log_table is None else log_table.where("status = 'loaded'").agg({"batch_date": "max"}).first()[0]
-    return datetime.strptime(latest, "%Y%m%d").date() if latest else None
+    loaded = [r["batch_date"] for r in read_rows(settings, "audit", "delivery_log", ("batch_date", "status"))
+              if r["status"] == LOADED and r["batch_date"]]
+    return datetime.strptime(max(loaded), "%Y%m%d").date() if loaded else None
 
 
 # --- 1. classify ------------------------------------------------------------------------
@@ -386,19 +387,41 @@ def run(ctx: StageContext) -> dict[str, Any]:
     Returns {"feed_id", "run_id", "deliveries": [per-delivery summary], "unchanged": n,
     "rows_landed", "rows_quarantined", "seconds"} for the task log.
     """
-    spark, settings, run_id = ctx.spark, ctx.settings, ctx.run_id
+    settings, run_id = ctx.settings, ctx.run_id
     landing_root, feed_id = ctx.require_landing(), ctx.require_feed()
     started = time.monotonic()
     schema = load_feed(feed_id)
     storage.configure(settings)
     root = normalize_root(landing_root)
-    logged = audit.read_delivery_log(spark, settings, feed_id)
+    logged = audit.read_delivery_log(settings, feed_id)
     _remove_stale_staging(settings, feed_id)
-    run_staging = bronze.new_staging_root(settings, feed_id)
     limits, today = landing_limits(), landing_date(settings)
 
     deliveries = classify_feed(schema, root, logged, today, limits)
     candidates = [d for d in deliveries if d.status is None]
+    if candidates or any(d.logged for d in deliveries):
+        _land(ctx.spark, settings, schema, root, run_id, deliveries, candidates)
+    # else nothing to read or log: decided from listings and the log alone, no Spark session started
+
+    for delivery in deliveries:
+        _log_decision(delivery)
+    new = [d for d in deliveries if d.logged]
+    return {
+        "feed_id": feed_id,
+        "run_id": run_id,
+        "deliveries": [d.summary() for d in new],
+        "unchanged": len(deliveries) - len(new),
+        "rows_landed": sum(d.rows_landed or 0 for d in new),
+        "rows_quarantined": sum(d.rows_quarantined or 0 for d in new),
+        "seconds": round(time.monotonic() - started, 3),
+    }
+
+
+def _land(spark: SparkSession, settings: Settings, schema: FeedSchema, root: str, run_id: str,
+          deliveries: list[Delivery], candidates: list[Delivery]) -> None:
+    """Read and check the candidates, write bronze and the quarantine, then log every new decision."""
+    feed_id = schema.feed_id
+    run_staging = bronze.new_staging_root(settings, feed_id)
     try:
         recovered = bronze.delivery_ids_in_bronze(
             spark, settings, feed_id, {d.delivery_id: d.manifest.batch_date for d in candidates})
@@ -416,19 +439,6 @@ def run(ctx: StageContext) -> dict[str, Any]:
                                  [d.log_entry(run_id) for d in deliveries if d.logged])
     finally:
         storage.remove_tree(run_staging)
-
-    for delivery in deliveries:
-        _log_decision(delivery)
-    new = [d for d in deliveries if d.logged]
-    return {
-        "feed_id": feed_id,
-        "run_id": run_id,
-        "deliveries": [d.summary() for d in new],
-        "unchanged": len(deliveries) - len(new),
-        "rows_landed": sum(d.rows_landed or 0 for d in new),
-        "rows_quarantined": sum(d.rows_quarantined or 0 for d in new),
-        "seconds": round(time.monotonic() - started, 3),
-    }
 
 
 def write_landed(spark: SparkSession, settings: Settings, schema: FeedSchema, loaded: list[Delivery],

@@ -58,6 +58,7 @@ from jobs.silver.versions import (
 from regulake import lake, stage_state
 from regulake.catalog import save_view
 from regulake.config import Settings
+from regulake.delta_rows import read_rows
 from regulake.feeds import FeedSchema, load_feed
 from regulake.lake import GATE_RESULT_SCHEMA, ROW_ACCOUNTING_SCHEMA
 from regulake.stage import StageContext
@@ -89,13 +90,14 @@ class FeedLedger:
         self.verdicts = verdicts
 
     @classmethod
-    def read(cls, spark: SparkSession, settings: Settings, feed_id: str) -> FeedLedger:
-        log_table = lake.read(spark, settings, "audit", "delivery_log")
-        loaded = [] if log_table is None else (
-            log_table.where((F.col("feed_id") == feed_id) & (F.col("status") == "loaded"))
-            .select("feed_id", "batch_date", "delivery_id", "mode", "manifest_rows").distinct().collect())
-        gate = lake.read(spark, settings, "audit", "gate_result")
-        verdicts = [] if gate is None else gate.where(F.col("feed_id") == feed_id).collect()
+    def read(cls, settings: Settings, feed_id: str) -> FeedLedger:
+        """Read with delta-rs (`regulake.delta_rows`): a feed with nothing pending starts no Spark session."""
+        loaded = [Row(**r) for r in read_rows(settings, "audit", "delivery_log",
+                                              ("feed_id", "batch_date", "delivery_id", "mode", "manifest_rows",
+                                               "status"))
+                  if r["feed_id"] == feed_id and r["status"] == "loaded"]
+        verdicts = [Row(**r) for r in read_rows(settings, "audit", "gate_result", GATE_RESULT_SCHEMA.fieldNames())
+                    if r["feed_id"] == feed_id]
         return cls(loaded, verdicts)
 
     def promoted(self) -> list[Row]:
@@ -140,9 +142,9 @@ class FeedLedger:
             "feed_id string, batch_date string, delivery_id string, manifest_rows long")
 
 
-def pending_deliveries(spark: SparkSession, settings: Settings, feed_id: str) -> list[PendingDelivery]:
+def pending_deliveries(settings: Settings, feed_id: str) -> list[PendingDelivery]:
     """Deliveries loaded into bronze and not promoted yet, oldest batch first."""
-    return FeedLedger.read(spark, settings, feed_id).pending()
+    return FeedLedger.read(settings, feed_id).pending()
 
 
 def _merge_keyed(spark: SparkSession, settings: Settings, table: str, feed_id: str,
@@ -287,21 +289,22 @@ def _previous_full(fulls: dict[str, int], batch_date: str) -> tuple[str, int] | 
 
 def run(ctx: StageContext) -> dict:
     """Gate and promote every pending delivery of `ctx.feed_id`; GateFailed names what was held back."""
-    spark, settings, feed_id, run_id = ctx.spark, ctx.settings, ctx.require_feed(), ctx.run_id
+    settings, feed_id, run_id = ctx.settings, ctx.require_feed(), ctx.run_id
     schema = load_feed(feed_id)
     quality = feed_quality(schema)
     digest = gate_digest(feed_id)
-    ledger = FeedLedger.read(spark, settings, feed_id)
+    ledger = FeedLedger.read(settings, feed_id)
     holds = ledger.standing_holds(digest)
-    ensure_promotion_seq(spark, settings, feed_id)
     pending = [d for d in ledger.pending() if d.delivery_id not in holds]
     summary: dict = {"feed_id": feed_id, "run_id": run_id, "promoted": [], "held": []}
-    if not pending:
+    if not pending:  # decided from the audit log alone: no Spark session started
         log.info("%s: no pending deliveries", feed_id)
         if holds:
             raise GateFailed("\n".join(f"(verdict of an earlier run; the rules have not changed since)\n{v.message()}"
                                         for v in sorted(holds.values(), key=lambda v: v.batch_date)))
         return summary
+    spark = ctx.spark
+    ensure_promotion_seq(spark, settings, feed_id)
     # All pending deliveries are checked in one pass (one plan, one cached frame); each still
     # gets its own GX checkpoint and verdict, on its slice of the cached frame.
     bronze = lake.load(spark, settings, "bronze", feed_id)

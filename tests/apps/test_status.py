@@ -17,6 +17,7 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from apps import status
+from regulake import delta_rows
 from regulake.config import PROJECT_ROOT, Settings, load_settings
 from regulake.stage_state import LAST_COMPLETE_RUN
 
@@ -178,7 +179,7 @@ def test_row_count_comes_from_the_log_else_from_the_data(tmp_path):
     append(settings, "silver", "samr_penalty", data_rows(3), DATA)
     append(settings, "silver", "samr_penalty", data_rows(4), DATA)
     uri = settings.table_path("silver", "samr_penalty")
-    assert status.row_count(DeltaTable(uri)) == 7
+    assert delta_rows.row_count(DeltaTable(uri)) == 7
     # A writer that records no stats: numRecords is missing from the log, the rows are counted.
     for commit in (Path(uri) / "_delta_log").glob("*.json"):
         actions = [json.loads(line) for line in commit.read_text().splitlines() if line.strip()]
@@ -186,8 +187,8 @@ def test_row_count_comes_from_the_log_else_from_the_data(tmp_path):
             action.get("add", {}).pop("stats", None)
         commit.write_text("\n".join(json.dumps(a) for a in actions) + "\n")
     table = DeltaTable(uri)
-    assert status.arrow(table.get_add_actions(flatten=True)).column("num_records").null_count == 2
-    assert status.row_count(table) == 7
+    assert delta_rows.arrow(table.get_add_actions(flatten=True)).column("num_records").null_count == 2
+    assert delta_rows.row_count(table) == 7
 
 
 def test_the_status_command_is_compact_and_starts_no_spark(small_lake, monkeypatch):
@@ -240,13 +241,13 @@ def test_s3a_lakes_get_object_store_options(monkeypatch):
     settings = load_settings(lake_root="s3a://lake/regulake").with_overrides(spark={"conf": {
         "spark.hadoop.fs.s3a.endpoint": "http://127.0.0.1:8333", "spark.hadoop.fs.s3a.endpoint.region": "us-east-1",
         "spark.hadoop.fs.s3a.access.key": "AK", "spark.hadoop.fs.s3a.secret.key": "SK"}})
-    assert status.storage_options(settings) == {
+    assert delta_rows.storage_options(settings) == {
         "AWS_ENDPOINT_URL": "http://127.0.0.1:8333", "AWS_ALLOW_HTTP": "true", "AWS_ACCESS_KEY_ID": "AK",
         "AWS_SECRET_ACCESS_KEY": "SK", "AWS_REGION": "us-east-1"}
-    assert status.delta_options({"endpoint_override": "s3.example.com", "scheme": "https"}) == {
+    assert delta_rows.delta_options({"endpoint_override": "s3.example.com", "scheme": "https"}) == {
         "AWS_ENDPOINT_URL": "https://s3.example.com"}
-    assert status.storage_options(load_settings(lake_root="/tmp/lake")) == {}
-    assert status.delta_uri("s3a://lake/regulake/silver/t") == "s3://lake/regulake/silver/t"
+    assert delta_rows.storage_options(load_settings(lake_root="/tmp/lake")) == {}
+    assert delta_rows.delta_uri("s3a://lake/regulake/silver/t") == "s3://lake/regulake/silver/t"
 
 
 def test_held_back_agrees_with_the_silver_job(spark, tmp_path):
@@ -255,7 +256,7 @@ def test_held_back_agrees_with_the_silver_job(spark, tmp_path):
 
     settings = settings_for(tmp_path)
     append(settings, "audit", "gate_result", GATE)
-    rows = status.read_rows(settings, "audit", "gate_result",
+    rows = delta_rows.read_rows(settings, "audit", "gate_result",
                             ("feed_id", "batch_date", "delivery_id", "outcome", "evaluated_at"))
     assert status.held_back(rows) == held_deliveries(spark, settings) == [
         ("env_penalty", "20240331"), ("tax_credit", "20240331")]

@@ -13,7 +13,7 @@ from jobs.landing import audit, bronze
 from jobs.landing import job as landing_job
 from regulake import lake as lake_io
 from regulake.feeds import load_feed
-from tests.stages import context
+from tests.stages import context, without_spark
 
 from .helpers import PENALTY_HEADER, penalty_csv, penalty_row, write_delivery
 
@@ -57,7 +57,7 @@ def test_bronze_frame_layout(spark):
     assert actual.columns[6:] == ["_extra", *bronze.LINEAGE_COLUMNS]
 
 
-def test_delivery_lifecycle_and_reruns_change_nothing(spark, lake, make_delivery, tmp_path):
+def test_delivery_lifecycle_and_reruns_change_nothing(spark, lake, make_delivery, tmp_path, monkeypatch):
     good = penalty_csv(penalty_row(1), penalty_row(2) + ",too,many", penalty_row(3))
     make_delivery(FEED, "20240301", {"part-0001.csv": good}, rows={"part-0001.csv": 3})
     bad = make_delivery(FEED, "20240302", {"part-0001.csv": penalty_csv(penalty_row(4))})
@@ -109,7 +109,7 @@ def test_delivery_lifecycle_and_reruns_change_nothing(spark, lake, make_delivery
     versions = {t: _version(spark, lake, *t) for t in
                 [("bronze", FEED), ("audit", "quarantine"), ("audit", "delivery_log")]}
     for run, landing in [("run-4", root), ("run-5", str(resend_root))]:
-        again = landing_job.run(context(spark, lake, run, landing=landing, feed_id=FEED))
+        again = landing_job.run(without_spark(lake, run, monkeypatch, landing=landing, feed_id=FEED))
         assert again["deliveries"] == [] and again["rows_landed"] == 0
     assert {t: _version(spark, lake, *t) for t in versions} == versions  # not a single commit
 
