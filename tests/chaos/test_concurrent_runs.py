@@ -61,10 +61,12 @@ def test_two_runs_started_together_and_a_reader_see_one_run_published_at_once(
     reader = threading.Thread(target=read_in_a_loop, daemon=True)
     reader.start()
     command = [REGULAKE, "run", "--landing", str(pipeline_landing), "--lake", str(lake), "--as-of", NEXT_AS_OF]
-    # Whole-stage code generation on, unlike the suite's other runs (tests/conftest.py): this run's
-    # incremental dbt build for a new month ran out of its 2 GB of execution memory without it
-    # (fct_inspection 570 s, then a failed dbt test, 2026-12-06), where with it the test took ~7 min.
-    env = pipeline_env(**{"REGULAKE__SPARK__CONF__spark.sql.codegen.wholeStage": "true"})
+    # The production defaults (conf/regulake.yaml), unlike the suite's other runs (tests/pipeline.py,
+    # tests/conftest.py): 4 GB of driver heap and whole-stage code generation. This run's incremental
+    # dbt build for a new month, four models at a time, ran out of 2 GB (without code generation:
+    # fct_inspection 570 s, then a failed dbt test; with it: "Java heap space", 2026-12-06).
+    env = pipeline_env(**{"REGULAKE__SPARK__CONF__spark.sql.codegen.wholeStage": "true",
+                          "REGULAKE__SPARK__CONF__spark.driver.memory": "4g"})
     runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
             for _ in range(2)]
     try:
