@@ -160,14 +160,17 @@ def describe(task_id: str, stage: StageState) -> str:
         unchanged = sum(s.get("unchanged", 0) for s in summaries)
         stage.problems += [f"{d['feed_id']} {d.get('batch_date')} {d['status']}: {d.get('reason') or ''}"
                            for d in deliveries if d.get("status") in ("rejected", "incomplete")]
+        collected = sum((s.get("collected") or {}).get("rows", 0) for s in summaries)
+        from_databases = f" · {_count(collected)} rows collected from department databases" if collected else ""
         if not deliveries:
-            return f"no new deliveries ({unchanged} seen before)"
+            return f"no new deliveries ({unchanged} seen before)" + from_databases
         statuses = Counter(d.get("status") for d in deliveries)
         rows = sum(s.get("rows_landed", 0) for s in summaries)
         quarantined = sum(s.get("rows_quarantined", 0) for s in summaries)
         by_status = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
         return (f"{len(deliveries)} new deliveries ({by_status}) · {_count(rows)} rows landed, "
-                f"{_count(quarantined)} quarantined" + (f" · {unchanged} seen before" if unchanged else ""))
+                f"{_count(quarantined)} quarantined" + (f" · {unchanged} seen before" if unchanged else "")
+                + from_databases)
     if task_id == "promote_feed":
         promoted = sum(len(s.get("promoted", [])) for s in summaries)
         feeds = len(summaries)

@@ -91,6 +91,32 @@ def stage_context(feed_id: str | None = None):
     )
 
 
+def source_connection(feed_id: str):
+    """The Airflow connection of the feed's `source:` table (schemas/<feed>.yaml), from Airflow's connection
+    store; None when the feed has no source, or its connection is not defined here (then it is not collected)."""
+    from airflow.sdk import Connection
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    from regulake.feeds import load_feed
+
+    source = load_feed(feed_id).source
+    if source is None:
+        return None
+    try:
+        return Connection.get(source.connection)
+    except AirflowNotFoundException:
+        log.info("%s: its source connection %r is not defined in Airflow: not collected", feed_id, source.connection)
+        return None
+
+
+def collected_feeds() -> list[str]:
+    """Feeds with a `source:` table whose connection is defined: collected into the landing root each run."""
+    from regulake.feeds import load_all_feeds
+
+    return [feed_id for feed_id, schema in load_all_feeds().items()
+            if schema.source is not None and source_connection(feed_id) is not None]
+
+
 @dag(
     dag_id="regulake_main",
     description="Land department deliveries, gate them into silver, link, build gold, classify risk.",
@@ -126,6 +152,7 @@ def regulake_main():
             feeds = discover(landing)
         except LandingRootMissing as missing:
             raise AirflowFailException(str(missing)) from missing
+        feeds += [feed for feed in collected_feeds() if feed not in feeds]  # no folder yet: collected first
         progress.stage_done("discover", {"feeds": feeds, "landing": landing})
         return feeds
 
@@ -135,7 +162,14 @@ def regulake_main():
         from regulake import progress
 
         get_current_context()["feed_id"] = feed_id
-        progress.stage_done("landing", landing.run(stage_context(feed_id)), feed_id)
+        ctx = stage_context(feed_id)
+        collected = None
+        if (connection := source_connection(feed_id)) is not None:
+            from jobs.collect import job as collect
+
+            collected = collect.run(ctx, collect.JdbcConnection.from_airflow(connection))
+        summary = landing.run(ctx)
+        progress.stage_done("landing", summary | ({"collected": collected} if collected else {}), feed_id)
         return feed_id
 
     @task(map_index_template="{{ feed_id }}")

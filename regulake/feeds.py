@@ -63,6 +63,21 @@ class Column:
         return normalize_header(self.name)
 
 
+SOURCE_KINDS = ("jdbc",)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where a feed is also collected from besides file deliveries: a department database table
+    (`source:` in the schema; jobs/collect writes each collection as a standard delivery)."""
+
+    kind: str  # jdbc
+    connection: str  # an Airflow connection id: host, database, user and password live there, not here
+    table: str  # schema-qualified table (or view) in that database; its columns are the feed's column names
+    watermark: str | None  # a timestamp column of the feed: rows with a later value are the increment
+    full: bool  # True: every collection is the whole table (mode full), so a key no longer there ends
+
+
 @dataclass(frozen=True)
 class FeedSchema:
     """A feed's schema: delivery format, business key, version column and columns."""
@@ -77,6 +92,7 @@ class FeedSchema:
     version_column: str
     columns: tuple[Column, ...]
     _by_match: Mapping[str, Column] = field(default_factory=dict, repr=False, compare=False)
+    source: SourceSpec | None = None
 
     def __hash__(self) -> int:
         return hash((self.feed_id, self.columns))
@@ -240,6 +256,7 @@ def parse_feed(raw: Mapping[str, Any], expected_id: str | None = None) -> FeedSc
     version_column = str(raw.get("version_column") or "")
     if normalize_header(version_column) not in by_match:
         raise _fail(feed_id, f"version_column {version_column!r} is not a declared column")
+    source = _parse_source(feed_id, raw.get("source"), by_match, modes, raw["format"])
     return FeedSchema(
         feed_id=feed_id,
         title=str(raw.get("title") or feed_id),
@@ -251,7 +268,38 @@ def parse_feed(raw: Mapping[str, Any], expected_id: str | None = None) -> FeedSc
         version_column=version_column,
         columns=columns,
         _by_match=by_match,
+        source=source,
     )
+
+
+def _parse_source(feed_id: str, raw: Any, by_match: Mapping[str, Column], modes: tuple[str, ...],
+                  file_format: str) -> SourceSpec | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise _fail(feed_id, "source must be a mapping (kind, connection, table, watermark, full)")
+    unknown = set(raw) - {"kind", "connection", "table", "watermark", "full"}
+    if unknown:
+        raise _fail(feed_id, f"source: unknown keys {sorted(unknown)}")
+    if raw.get("kind") not in SOURCE_KINDS:
+        raise _fail(feed_id, f"source: kind must be one of {SOURCE_KINDS}")
+    for key in ("connection", "table"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise _fail(feed_id, f"source: {key} is required")
+    full = raw.get("full", False)
+    if not isinstance(full, bool):
+        raise _fail(feed_id, "source: full must be true or false")
+    watermark = raw.get("watermark")
+    if full and "full" not in modes:
+        raise _fail(feed_id, "source: full collections need mode full in modes")
+    if not full and (watermark is None or normalize_header(str(watermark)) not in by_match
+                     or by_match[normalize_header(str(watermark))].type not in ("timestamp", "date")):
+        raise _fail(feed_id, "source: an incremental collection needs watermark, a timestamp or date column")
+    if file_format not in ("csv", "jsonl"):
+        raise _fail(feed_id, "source: collections are written as csv or jsonl deliveries")
+    return SourceSpec(kind=raw["kind"], connection=raw["connection"].strip(), table=raw["table"].strip(),
+                      watermark=None if watermark is None else by_match[normalize_header(str(watermark))].name,
+                      full=full)
 
 
 @cache

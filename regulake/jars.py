@@ -55,14 +55,15 @@ def s3a_artifacts() -> list[str]:
             *(f"{name}:{ver}" for name, ver in HADOOP_AWS_DEPENDENCIES[hadoop].items())]
 
 
-# The metastore database's JDBC driver (catalog: hive_metastore on PostgreSQL).
+# PostgreSQL's JDBC driver: the metastore database's (catalog: hive_metastore) and the one a feed's
+# `source:` table is read with (jobs/collect).
 METASTORE_JDBC_DRIVER = "org.postgresql:postgresql:42.7.14"
+JDBC_DRIVERS = [METASTORE_JDBC_DRIVER]
 
 
 def required_artifacts() -> list[str]:
     settings = load_settings()
-    metastore = [METASTORE_JDBC_DRIVER] if settings.config.catalog == "hive_metastore" else []
-    return list(dict.fromkeys(delta_artifacts() + metastore + list(settings.spark.get("extra_packages") or [])))
+    return list(dict.fromkeys(delta_artifacts() + JDBC_DRIVERS + list(settings.spark.get("extra_packages") or [])))
 
 
 def jar_path(artifact: str) -> Path:

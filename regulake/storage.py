@@ -144,15 +144,20 @@ def read_text(uri: str) -> str:
 
 
 def write_text(uri: str, text: str) -> None:
-    """Write (or replace) a small UTF-8 file at once: a reader sees the old content or the new, never
-    part of it (local: a hidden sibling renamed over it; object stores make one PUT visible whole).
+    """Write (or replace) a small UTF-8 file at once (`write_bytes`)."""
+    write_bytes(uri, text.encode("utf-8"))
+
+
+def write_bytes(uri: str, data: bytes) -> None:
+    """Write (or replace) a file at once: a reader sees the old content or the new, never part of it
+    (local: a hidden sibling renamed over it; object stores make one PUT visible whole).
     Its folder is created when missing."""
     fs, path = resolve(uri)
     folder, name = path.rsplit("/", 1)
     fs.create_dir(folder, recursive=True)
     target = f"{folder}/.{name}.{os.getpid()}.partial" if isinstance(fs, pafs.LocalFileSystem) else path
     with fs.open_output_stream(target) as stream:
-        stream.write(text.encode("utf-8"))
+        stream.write(data)
     if target != path:
         fs.move(target, path)
 

