@@ -8,6 +8,7 @@ and removed afterwards.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -54,8 +55,6 @@ def _free_port() -> int:
 
 
 def _as_postgres(*command: str) -> list[str]:
-    import os
-
     return ["runuser", "-u", "postgres", "--", *command] if os.getuid() == 0 else list(command)
 
 

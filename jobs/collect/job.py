@@ -30,13 +30,12 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from jobs.landing.job import landing_date, normalize_root
+from jobs.landing.job import lake_time_zone, landing_date, normalize_root
 from jobs.landing.manifest import MANIFEST_NAME
 from regulake import storage
 from regulake.config import Settings
@@ -125,7 +124,7 @@ def as_delivered_text(frame: DataFrame) -> DataFrame:
     """Every column as the text a department would deliver (standard §3): timestamps ISO 8601 with the
     session's offset, dates YYYY-MM-DD, numbers plain, booleans true/false."""
     def text(field: T.StructField):
-        column = F.col(quote_identifier(field.name).replace('"', "`"))
+        column = frame[field.name]
         if isinstance(field.dataType, T.TimestampType | T.TimestampNTZType):
             return F.date_format(column, "yyyy-MM-dd'T'HH:mm:ssXXX")
         if isinstance(field.dataType, T.DateType):
@@ -152,8 +151,7 @@ def render_records(schema: FeedSchema, names: list[str], rows: Any) -> tuple[byt
             writer.writerow(["" if row[n] is None else row[n] for n in names])
             count += 1
         text = buffer.getvalue()
-    encoding = {"utf-8-sig": "utf-8-sig", "gb18030": "gb18030"}.get(schema.encoding, "utf-8")
-    return text.encode(encoding), count
+    return text.encode(schema.encoding), count  # utf-8, utf-8-sig or gb18030: Python's codec names too
 
 
 def manifest_bytes(schema: FeedSchema, batch_date: str, mode: str, file_name: str, rows: int, sha256: str,
@@ -192,32 +190,33 @@ def collect(spark: SparkSession, settings: Settings, schema: FeedSchema, connect
     state = read_state(settings, schema.feed_id)
     low = state.get("watermark")
     high = None
-    reader = spark.read.format("jdbc").options(**connection.options())
+
+    def jdbc(**options: str) -> DataFrame:  # a fresh reader each time: DataFrameReader.option mutates it
+        return spark.read.format("jdbc").options(**connection.options(), **options).load()
+
     # The table's columns: Spark asks the database for the schema only (WHERE 1=0), no rows.
-    columns = source_columns(schema, reader.option("dbtable", quote_table(source.table)).load().columns)
-    reader = spark.read.format("jdbc").options(**connection.options())
+    columns = source_columns(schema, jdbc(dbtable=quote_table(source.table)).columns)
     if not source.full:
         mark = quote_identifier(columns[source.watermark])
         bound = f"SELECT CAST(max({mark}) AS VARCHAR(40)) AS high FROM {quote_table(source.table)}"
         if low is not None:
             bound += f" WHERE {mark} > {sql_literal(low)}"
-        high = reader.option("query", bound).load().first()["high"]
+        high = jdbc(query=bound).first()["high"]
         if high is None:
             summary["skipped"] = f"no row of {source.table} is later than {low}"
             log.info("%s: %s", schema.feed_id, summary["skipped"])
             return summary
-    frame = as_delivered_text(reader.option("query", increment_query(schema, columns, low, high)).load())
+    frame = as_delivered_text(jdbc(query=increment_query(schema, columns, low, high)))
     data, rows = render_records(schema, list(columns), frame.toLocalIterator())
     if rows == 0 and not source.full:
         summary["skipped"] = f"no rows in ({low}, {high}]"
         return summary
     name = f"{DATA_FILE}.{schema.format}"
-    zone = ZoneInfo(str((settings.spark.get("conf") or {}).get("spark.sql.session.timeZone", "Asia/Shanghai")))
     storage.write_bytes(storage.join(folder, name), data)
     mode = "full" if source.full else "incremental"
     storage.write_bytes(storage.join(folder, MANIFEST_NAME),  # last: the delivery is complete now
                         manifest_bytes(schema, batch_date, mode, name, rows, hashlib.sha256(data).hexdigest(),
-                                       datetime.now(zone)))
+                                       datetime.now(lake_time_zone(settings))))
     if high is not None:
         write_state(settings, schema.feed_id, {"watermark": high, "batch_date": batch_date, "rows": rows})
     summary.update(rows=rows, delivery=folder, mode=mode, watermark=high, seconds=round(time.monotonic() - started, 3))

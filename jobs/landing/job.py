@@ -156,12 +156,17 @@ def latest_batch_date(landing_root: str, settings: Settings | None = None) -> da
 # --- 1. classify ------------------------------------------------------------------------
 
 
-def landing_date(settings: Settings | None = None) -> date:
-    """Today in the lake's time zone (the standard's Asia/Shanghai): what "later than landing" means."""
+def lake_time_zone(settings: Settings | None = None) -> ZoneInfo:
+    """The lake's time zone: Spark's session time zone, else the standard's Asia/Shanghai."""
     zone = "Asia/Shanghai"
     if settings is not None:
         zone = str((settings.spark.get("conf") or {}).get("spark.sql.session.timeZone", zone))
-    return datetime.now(tz=ZoneInfo(zone)).date()
+    return ZoneInfo(zone)
+
+
+def landing_date(settings: Settings | None = None) -> date:
+    """Today in the lake's time zone: what "later than landing" means."""
+    return datetime.now(tz=lake_time_zone(settings)).date()
 
 
 def manifest_problem(schema: FeedSchema, delivery: Delivery, today: date,
