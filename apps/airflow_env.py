@@ -59,6 +59,11 @@ def airflow_environ(settings: Settings, environ: dict[str, str] | None = None) -
     for (section, key), value in airflow_defaults(home).items():
         name = _env_key(section, key)
         env[name] = environ.get(name, value)
+    # Airflow's OpenLineage provider writes into the lake of each run (regulake.lineage.airflow_environ).
+    from regulake.lineage import airflow_environ as lineage_environ
+
+    for name, value in lineage_environ(settings).items():
+        env[name] = environ.get(name, value)
     # Tasks import the project's packages from the checkout (dags/, jobs/, apps/).
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), environ.get("PYTHONPATH")]))
     return env

@@ -157,8 +157,9 @@ def serving_settings(settings: Settings) -> Settings:
         raise EndpointSetupError(f"{GUARD_JAR} is missing: run `make setup` (it builds the endpoint's guard)")
     classpath = os.pathsep.join(dict.fromkeys([*extra, *jars, str(GUARD_JAR)]))
     # The Thrift server runs inside its own driver, never as a Spark Connect client.
-    return settings.with_overrides(spark={"remote": None, "conf": {
-        "spark.driver.extraClassPath": classpath, **guard_conf(settings)}})
+    # The endpoint answers analysts' queries: no lineage events for them.
+    return settings.with_overrides(**{"spark": {"remote": None, "conf": {
+        "spark.driver.extraClassPath": classpath, **guard_conf(settings)}}, "lineage.spark_listener": False})
 
 
 def lake_signature(spark: SparkSession, settings: Settings) -> tuple:

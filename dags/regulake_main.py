@@ -91,6 +91,13 @@ def stage_context(feed_id: str | None = None):
     )
 
 
+def stage_lineage(ctx, stage: str):
+    """The stage's OpenLineage run: the tables it reads and writes, a child of this task's run (regulake.lineage)."""
+    from regulake import lineage
+
+    return lineage.stage_run(ctx, stage)
+
+
 def source_connection(feed_id: str):
     """The Airflow connection of the feed's `source:` table (schemas/<feed>.yaml), from Airflow's connection
     store; None when the feed has no source, or its connection is not defined here (then it is not collected)."""
@@ -164,11 +171,12 @@ def regulake_main():
         get_current_context()["feed_id"] = feed_id
         ctx = stage_context(feed_id)
         collected = None
-        if (connection := source_connection(feed_id)) is not None:
-            from jobs.collect import job as collect
+        with stage_lineage(ctx, "landing"):
+            if (connection := source_connection(feed_id)) is not None:
+                from jobs.collect import job as collect
 
-            collected = collect.run(ctx, collect.JdbcConnection.from_airflow(connection))
-        summary = landing.run(ctx)
+                collected = collect.run(ctx, collect.JdbcConnection.from_airflow(connection))
+            summary = landing.run(ctx)
         progress.stage_done("landing", summary | ({"collected": collected} if collected else {}), feed_id)
         return feed_id
 
@@ -179,8 +187,10 @@ def regulake_main():
         from regulake import progress
 
         get_current_context()["feed_id"] = feed_id
+        ctx = stage_context(feed_id)
         try:
-            progress.stage_done("promotion", silver.run(stage_context(feed_id)), feed_id)
+            with stage_lineage(ctx, "promotion"):
+                progress.stage_done("promotion", silver.run(ctx), feed_id)
         except GateFailed as held:
             # A held-back delivery is a data verdict: retrying cannot change it.
             raise AirflowFailException(str(held)) from held
@@ -210,35 +220,44 @@ def regulake_main():
             # Skipped: the stages up to scorecards are skipped with it; publish still records the run.
             progress.stage_done("linking", {"skipped": why})
             raise AirflowSkipException(f"{why}: linking, dbt, risk, inspection and scorecards skipped")
-        progress.stage_done("linking", linking.run(ctx))
+        with stage_lineage(ctx, "linking"):
+            progress.stage_done("linking", linking.run(ctx))
 
     @task
     def dbt_build() -> None:
         from jobs.dbt import job as dbt
         from regulake import progress
 
-        progress.stage_done("dbt", dbt.run(stage_context()))
+        ctx = stage_context()
+        with stage_lineage(ctx, "dbt"):
+            progress.stage_done("dbt", dbt.run(ctx))
 
     @task
     def risk_classes() -> None:
         from jobs.risk import job as risk
         from regulake import progress
 
-        progress.stage_done("risk", risk.run(stage_context()))
+        ctx = stage_context()
+        with stage_lineage(ctx, "risk"):
+            progress.stage_done("risk", risk.run(ctx))
 
     @task
     def inspection_plan() -> None:
         from jobs.inspection import job as inspection
         from regulake import progress
 
-        progress.stage_done("inspection", inspection.run(stage_context()))
+        ctx = stage_context()
+        with stage_lineage(ctx, "inspection"):
+            progress.stage_done("inspection", inspection.run(ctx))
 
     @task
     def scorecards() -> None:
         from jobs.scorecards import job as scorecards_job
         from regulake import progress
 
-        progress.stage_done("scorecards", scorecards_job.run(stage_context()))
+        ctx = stage_context()
+        with stage_lineage(ctx, "scorecards"):
+            progress.stage_done("scorecards", scorecards_job.run(ctx))
 
     # none_failed: a run with nothing new skips the stages before it, yet is recorded.
     @task(outlets=[GOLD], trigger_rule="none_failed")
@@ -251,7 +270,8 @@ def regulake_main():
         ctx = stage_context()
         if not silver_versions(ctx.settings):
             raise AirflowSkipException("nothing has been promoted to silver yet: nothing to publish")
-        summary = progress.stage_done("publish", publish_job.run(ctx))
+        with stage_lineage(ctx, "publish"):
+            summary = progress.stage_done("publish", publish_job.run(ctx))
         record_complete_run(ctx.settings, ctx.run_id, ctx.as_of)
         held = summary["held"]
         if held:

@@ -187,6 +187,20 @@ class PipelineConfig(StrictModel):
     lease_wait_seconds: float = Field(0, ge=0)
 
 
+class LineageConfig(StrictModel):
+    """`lineage:` — OpenLineage events (regulake/lineage.py, docs/LINEAGE.md)."""
+
+    enabled: bool = True
+    # The OpenLineage namespace of regulake's jobs (Airflow tasks, stages, dbt models, Spark queries).
+    namespace: str = "regulake"
+    # The openlineage-spark listener in every pipeline session (one event pair per Spark query).
+    spark_listener: bool = True
+    # An OpenLineage HTTP endpoint (e.g. Marquez, http://host:5000) that gets every event as well as the
+    # lake's files; null: files only.
+    http_url: str | None = None
+    http_endpoint: str = "api/v1/lineage"
+
+
 class MaintenanceConfig(StrictModel):
     """`maintenance:` — the weekly Delta table maintenance (jobs/maintenance, dags/regulake_maintenance.py)."""
 
@@ -262,6 +276,7 @@ class RegulakeConfig(StrictModel):
     serve: ServeConfig = Field(default_factory=ServeConfig)
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
+    lineage: LineageConfig = Field(default_factory=LineageConfig)
 
 
 def _deep_merge(base: dict, extra: dict) -> dict:

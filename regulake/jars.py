@@ -61,9 +61,14 @@ METASTORE_JDBC_DRIVER = "org.postgresql:postgresql:42.7.14"
 JDBC_DRIVERS = [METASTORE_JDBC_DRIVER]
 
 
+# The OpenLineage listener (regulake.lineage.spark_conf): one shaded jar, for Spark 4's Scala 2.13.
+OPENLINEAGE_SPARK = "io.openlineage:openlineage-spark_2.13:1.53.0"
+
+
 def required_artifacts() -> list[str]:
     settings = load_settings()
-    return list(dict.fromkeys(delta_artifacts() + JDBC_DRIVERS + list(settings.spark.get("extra_packages") or [])))
+    return list(dict.fromkeys(delta_artifacts() + JDBC_DRIVERS + [OPENLINEAGE_SPARK]
+                              + list(settings.spark.get("extra_packages") or [])))
 
 
 def jar_path(artifact: str) -> Path:

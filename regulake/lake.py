@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, TypeVar
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from regulake import lineage
 from regulake.catalog import register_table
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ def read(spark: SparkSession, settings: Settings, layer: str, table: str) -> Dat
 
 def load(spark: SparkSession, settings: Settings, layer: str, table: str) -> DataFrame:
     """The rows of a table that must exist (Delta's error names the path when it does not)."""
+    lineage.read(layer, table)
     return spark.read.format("delta").load(table_path(settings, layer, table))
 
 
@@ -161,6 +163,7 @@ def append(spark: SparkSession, settings: Settings, layer: str, table: str, fram
     frame = _prepared(spark, settings, layer, table, frame)
     path = table_path(settings, layer, table)
     with_retry(lambda: _writer(frame, "append", partition_by, options).save(path), f"{layer}.{table} append")
+    lineage.wrote(layer, table)
     register(spark, settings, layer, table)
 
 
@@ -179,6 +182,7 @@ def overwrite(spark: SparkSession, settings: Settings, layer: str, table: str, f
         _writer(frame, "overwrite", partition_by, chosen).save(path)
 
     with_retry(write, f"{layer}.{table} overwrite" + (f" where {replace_where}" if replace_where else ""))
+    lineage.wrote(layer, table)
     register(spark, settings, layer, table)
 
 
@@ -227,6 +231,7 @@ def merge(spark: SparkSession, settings: Settings, layer: str, table: str, sourc
         return True
 
     if with_retry(run, f"{layer}.{table} merge"):
+        lineage.wrote(layer, table)
         register(spark, settings, layer, table)
 
 
@@ -248,6 +253,7 @@ def update(spark: SparkSession, settings: Settings, layer: str, table: str, set:
     assignments = ", ".join(f"`{name}` = {value}" for name, value in set.items())
     where = f" WHERE {condition}" if condition is not None else ""
     with_retry(lambda: spark.sql(f"UPDATE delta.`{path}` SET {assignments}{where}"), f"{layer}.{table} update")
+    lineage.wrote(layer, table)
 
 
 def add_missing_columns(spark: SparkSession, settings: Settings, layer: str, table: str,

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from pyspark.sql import DataFrame, SparkSession
 
+from regulake import lineage
 from regulake.catalog import attach_catalog
 from regulake.config import Settings, conf_file, load_settings
 
@@ -58,6 +59,8 @@ def session_conf(settings: Settings) -> dict[str, str]:
     if "log4j2.configurationFile" not in java_options:
         conf["spark.driver.extraJavaOptions"] = \
             f"{java_options} -Dlog4j2.configurationFile={conf_file('spark/log4j2.properties').as_uri()}".strip()
+    # OpenLineage: one event pair per Spark query (regulake.lineage; nothing when lineage is off).
+    conf |= lineage.spark_conf(settings, str(conf.get("spark.extraListeners", "")))
     if settings.spark.get("jar_source", "local") == "packages":
         conf["spark.jars.packages"] = ",".join(required_artifacts())
     else:

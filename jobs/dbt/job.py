@@ -30,7 +30,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from jobs.dbt.config import DBT_PROJECT_DIR, DOCS_DIR, load_dbt_config
-from regulake import storage
+from regulake import lineage, storage
 from regulake.catalog import ensure_database, save_view
 from regulake.config import Settings
 from regulake.person_id import SALT_CONF, person_id_salt
@@ -212,6 +212,8 @@ def dbt_build(spark: SparkSession, settings: Settings, run_id: str, select: Sequ
         for node in views:
             save_view(spark, settings, PUBLIC, node.alias, node.compiled_code, comment=node.description,
                       column_comments={name: column.description for name, column in node.columns.items()})
+        # Before `docs generate`, which replaces run_results.json.
+        lineage.emit_dbt(settings, run_id, DBT_PROJECT_DIR, target)
         if docs:
             publish_docs(settings, target, _invoke(["docs", "generate", "--static"], settings, target,
                                                    config.threads, as_of))

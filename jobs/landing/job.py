@@ -43,7 +43,7 @@ from jobs.landing.manifest import (
     state_delivery_id,
 )
 from jobs.landing.readers import READERS, FileResult, FileUnreadable
-from regulake import lake, storage
+from regulake import lake, lineage, storage
 from regulake.config import Settings
 from regulake.delta_rows import read_rows
 from regulake.feeds import FeedSchema, feed_ids, load_feed
@@ -455,6 +455,8 @@ def write_landed(spark: SparkSession, settings: Settings, schema: FeedSchema, lo
     """
     if not loaded:
         return
+    for delivery in loaded:
+        lineage.read_location(delivery.location)
     landed_dirs = [d.staging.bronze_dir for d in loaded
                    if d.rows_landed and d.delivery_id not in already_in_bronze]
     if landed_dirs or not lake.exists(spark, settings, "bronze", schema.feed_id):

@@ -28,9 +28,10 @@ from jobs.publish import figures
 from jobs.scorecards.config import load_config
 from jobs.scorecards.job import read_tables
 from jobs.silver.job import held_deliveries
-from regulake import lake, stage_state, storage
+from regulake import lake, lineage, stage_state, storage
 from regulake.catalog import publish_gold, refresh_catalog
 from regulake.config import Settings
+from regulake.feeds import load_all_feeds
 from regulake.stage import StageContext
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,31 @@ def report_sections(tables: dict[str, DataFrame], as_of: date) -> tuple[list[tup
     return sections, charts
 
 
+def lineage_section(tables: dict[str, dict], feed_ids: list[str]) -> tuple[str, str]:
+    """The lineage view (数据血缘): for each gold table, the feeds it comes from, what its last build read,
+    and the job and run that built it (regulake.lineage: `<lake>/_lineage/tables.json`)."""
+    gold = sorted(t for t in tables if t.startswith("gold."))
+    title = "Lineage (数据血缘): where each gold table comes from"
+    if not gold:
+        return title, _empty("lineage events (lineage.enabled is off, or no run has built gold since it was on)")
+    rows = []
+    for table in gold:
+        build = tables[table]
+        read = [t for t in build["inputs"] if t.split(".")[0] in lineage.DATA_LAYERS]
+        rows.append({"table": table, "source feeds": ", ".join(lineage.source_feeds(tables, table, feed_ids)) or "—",
+                     "built from": ", ".join(read) or "—", "built by": build["job"],
+                     "run": build.get("run_id") or "", "at": build["at"][:19].replace("T", " ")})
+    views = [{"view": view, "columns traced": len(build["columns"]),
+              "e.g.": next((f"{column} ← {', '.join(sources)}" for column, sources in build["columns"].items()
+                            if sources), "")}
+             for view, build in sorted(tables.items()) if view.startswith("public.") and build.get("columns")]
+    return title, ("<p>From the OpenLineage events under <code>_lineage/</code> (stages, dbt, Spark, Airflow). "
+                   "Source feeds: every department feed upstream of the table.</p>"
+                   + _table(pd.DataFrame(rows), "lineage")
+                   + "<h3>Column lineage of the public views (列级血缘, parsed from dbt's compiled SQL)</h3>"
+                   + _table(pd.DataFrame(views), "column lineage"))
+
+
 def render(sections: list[tuple[str, str]], run_id: str, lake_root: str, generated_at: datetime,
            links: dict[str, str] | None = None) -> str:
     """The report page; `links` ({label: URL relative to the report}) go in its header."""
@@ -195,10 +221,12 @@ def run(ctx: StageContext) -> dict:
     # commits nothing but its run row (a re-sent delivery redraws the report, and that is all).
     current, recorded = input_fingerprint(spark, settings, as_of), f"{folder}/{FINGERPRINT_NAME}"
     charts = None
+    built = lineage.update_tables(settings, run_id)  # the latest build of each table, this run's merged in
     if storage.exists(latest) and storage.exists(recorded) and storage.read_text(recorded) == current:
         log.info("report %s kept: nothing it shows changed since the run that wrote it", latest)
     else:
         sections, charts = report_sections(read_tables(spark, settings, INPUTS), as_of)
+        sections.append(lineage_section(built, sorted(load_all_feeds())))
         docs = f"{settings.lake_root}/{DOCS_DIR}/index.html"
         links = {"data catalogue (dbt docs)": f"../{DOCS_DIR}/index.html"} if storage.exists(docs) else {}
         page = render(sections, run_id, settings.lake_root, now, links)
