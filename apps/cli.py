@@ -116,6 +116,11 @@ def run(
             view = RunView(terminal)
             view.on_run_id = run_log.name_after
             dag_run, elapsed = _run_dag(conf, settings, view)
+            # Stopped here, not at exit: the JVM's shutdown chatter (py4j's, the lineage listener's last
+            # event) goes to the log file too, not to the terminal after the summary.
+            from regulake.spark import stop_spark
+
+            stop_spark()
         run_log.publish()
         log_location = run_log.location
     _run_summary(dag_run, elapsed, settings, log_location)
@@ -357,7 +362,8 @@ def erase(
     from jobs.maintenance.erasure import erase as run_erasure
     from regulake.spark import get_spark
 
-    settings = _settings(lake)
+    # No Spark lineage events: the queries of an erasure carry the person's RIC as a literal.
+    settings = _settings(lake).with_overrides(**{"lineage.spark_listener": False})
     try:
         report = run_erasure(get_spark(settings, app_name="regulake-erase"), settings, ric, dry_run=dry_run)
     except (ErasureError, ValueError) as error:

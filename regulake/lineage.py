@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -125,13 +126,14 @@ def _lake_transport_class() -> type:
 
     @attr.define
     class LakeTransportConfig(Config):
-        lake_root: str | None = None
+        # Our emitters pass their settings; Airflow's provider passes none (the run's `lake` param decides).
+        settings: Any = None
         # The stream under _lineage/ (a run's own file for ours); none: airflow/<day>.jsonl (the provider's).
         path: str | None = None
 
         @classmethod
         def from_dict(cls, params: dict[str, Any]) -> LakeTransportConfig:
-            return cls(lake_root=params.get("lake_root"), path=params.get("path"))
+            return cls(settings=params.get("settings"), path=params.get("path"))
 
     class LakeTransport(Transport):
         """OpenLineage events as JSON lines in the lake (and to `lineage.http_url` when set).
@@ -163,10 +165,10 @@ def _lake_transport_class() -> type:
         def _settings(self, event: dict) -> Settings:
             from regulake.config import load_settings
 
-            lake = self.config.lake_root
-            if lake is None:
-                dag_run = ((event.get("run") or {}).get("facets") or {}).get("airflow", {}).get("dagRun") or {}
-                lake = (dag_run.get("conf") or {}).get("lake")
+            if self.config.settings is not None:
+                return self.config.settings
+            dag_run = ((event.get("run") or {}).get("facets") or {}).get("airflow", {}).get("dagRun") or {}
+            lake = (dag_run.get("conf") or {}).get("lake")
             return load_settings(lake_root=lake) if lake else load_settings()
 
         def _write(self, settings: Settings, line: str) -> None:
@@ -197,7 +199,7 @@ def client(settings: Settings, path: str):
     from openlineage.client import OpenLineageClient
 
     transport_class = _lake_transport_class()
-    transport = transport_class(transport_class.config_class(lake_root=settings.lake_root, path=path))
+    transport = transport_class(transport_class.config_class(settings=settings, path=path))
     return OpenLineageClient(transport=transport)
 
 
@@ -272,6 +274,8 @@ class AirflowParent:
 
 def airflow_parent() -> AirflowParent | None:
     """The running Airflow task's OpenLineage run, as the provider names it; None outside a task."""
+    if "airflow.sdk" not in sys.modules:
+        return None  # not inside Airflow: importing it would only cost seconds and set up its logging
     try:
         from airflow.providers.openlineage.plugins import macros
         from airflow.sdk import get_current_context

@@ -39,6 +39,9 @@ def lake_settings(tmp_path_factory) -> Settings:
         # A worker's JVM serves every module the worker runs: the production default of 4 GB (with 3 GB
         # the dbt module's incremental build sank into garbage collection). The runs tests start get 2 GB.
         spark={"master": "local[2]", "conf": {"spark.sql.shuffle.partitions": "2", "spark.driver.memory": "4g"}},
+        # The worker's session serves hundreds of small tests: no Spark lineage events. The runs tests start
+        # (tests/pipeline.py) keep the listener, and tests/apps/test_lineage_run.py reads what it wrote.
+        lineage={"spark_listener": False},
     )
 
 

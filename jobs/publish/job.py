@@ -166,7 +166,7 @@ def lineage_section(tables: dict[str, dict], feed_ids: list[str]) -> tuple[str, 
     for table in gold:
         build = tables[table]
         read = [t for t in build["inputs"] if t.split(".")[0] in lineage.DATA_LAYERS]
-        rows.append({"table": table, "source feeds": ", ".join(lineage.source_feeds(tables, table, feed_ids)) or "—",
+        rows.append({"table": table, "source feeds": ", ".join(lineage.source_feeds(tables, table, feed_ids)) or "none (reference data)",
                      "built from": ", ".join(read) or "—", "built by": build["job"],
                      "run": build.get("run_id") or "", "at": build["at"][:19].replace("T", " ")})
     views = [{"view": view, "columns traced": len(build["columns"]),

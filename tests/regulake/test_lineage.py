@@ -171,3 +171,33 @@ def test_dbt_names_are_renamed_to_the_lakes_locations_with_their_column_lineage(
     built = lineage.builds(settings, [renamed])
     assert built["public.enterprise_risk_class"]["inputs"] == ["gold.enterprise_risk_class"]
     assert built["public.enterprise_risk_class"]["columns"] == {"risk_class": ["gold.enterprise_risk_class.risk_class"]}
+
+
+def test_with_an_http_endpoint_every_event_is_also_posted_there(settings):
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[tuple[str, dict]] = []
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, json.loads(body)))
+            self.send_response(201)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        posting = settings.with_overrides(**{"lineage.http_url": f"http://127.0.0.1:{server.server_port}"})
+        with lineage.stage_run(StageContext(settings=posting, run_id=RUN, as_of=date(2026, 12, 1)), "risk"):
+            lineage.wrote("gold", "enterprise_risk_class")
+    finally:
+        server.shutdown()
+    assert [(path, body["eventType"]) for path, body in received] == [("/api/v1/lineage", "START"),
+                                                                      ("/api/v1/lineage", "COMPLETE")]
+    assert received[1][1]["outputs"][0]["name"].endswith("/gold/enterprise_risk_class")
+    assert [e["eventType"] for e in stage_events(posting)] == ["START", "COMPLETE"]  # and the lake's file
