@@ -29,7 +29,7 @@ from jobs.scorecards.config import load_config
 from jobs.scorecards.job import read_tables
 from jobs.silver.job import held_deliveries
 from regulake import lake, lineage, stage_state, storage
-from regulake.catalog import publish_gold, refresh_catalog
+from regulake.catalog import discover_tables, publish_gold, refresh_catalog
 from regulake.config import Settings
 from regulake.feeds import load_all_feeds
 from regulake.stage import StageContext
@@ -155,10 +155,11 @@ def report_sections(tables: dict[str, DataFrame], as_of: date) -> tuple[list[tup
     return sections, charts
 
 
-def lineage_section(tables: dict[str, dict], feed_ids: list[str]) -> tuple[str, str]:
+def lineage_section(tables: dict[str, dict], feed_ids: list[str], gold_tables: list[str]) -> tuple[str, str]:
     """The lineage view (数据血缘): for each gold table, the feeds it comes from, what its last build read,
-    and the job and run that built it (regulake.lineage: `<lake>/_lineage/tables.json`)."""
-    gold = sorted(t for t in tables if t.startswith("gold."))
+    and the job and run that built it (regulake.lineage: `<lake>/_lineage/tables.json`). `gold_tables`: the
+    tables gold holds (dbt's staging and intermediate views live only in the dbt run: not listed)."""
+    gold = sorted(t for t in tables if t.startswith("gold.") and t.removeprefix("gold.") in gold_tables)
     title = "Lineage (数据血缘): where each gold table comes from"
     if not gold:
         return title, _empty("lineage events (lineage.enabled is off, or no run has built gold since it was on)")
@@ -226,7 +227,8 @@ def run(ctx: StageContext) -> dict:
         log.info("report %s kept: nothing it shows changed since the run that wrote it", latest)
     else:
         sections, charts = report_sections(read_tables(spark, settings, INPUTS), as_of)
-        sections.append(lineage_section(built, sorted(load_all_feeds())))
+        sections.append(lineage_section(built, sorted(load_all_feeds()),
+                                        discover_tables(settings.lake_root).get("gold", [])))
         docs = f"{settings.lake_root}/{DOCS_DIR}/index.html"
         links = {"data catalogue (dbt docs)": f"../{DOCS_DIR}/index.html"} if storage.exists(docs) else {}
         page = render(sections, run_id, settings.lake_root, now, links)

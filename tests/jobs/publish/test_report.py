@@ -177,3 +177,22 @@ def test_the_report_shows_the_classes_and_scorecards_of_its_as_of_date(spark):
     assert {r.period for r in latest_ranking(scorecard, "year", date(2024, 3, 31)).collect()} == {"2024"}
     assert {r.period for r in latest_ranking(scorecard, "year", date(2025, 1, 31)).collect()} == {"2024", "2025"}
     assert {r.period for r in latest_ranking(scorecard, "month", date(2024, 3, 31)).collect()} == {"2024-03"}
+
+
+def test_the_lineage_view_lists_each_gold_table_with_its_feeds_but_not_dbts_views():
+    build = {"job": "risk", "at": "2026-12-06T10:00:00+00:00", "run_id": "manual__1", "columns": {}}
+    tables = {
+        "bronze.tax_credit": build | {"inputs": []},
+        "silver.tax_credit": build | {"inputs": ["bronze.tax_credit", "audit.quarantine"]},
+        "gold.stg_tax__credits": build | {"inputs": ["silver.tax_credit"]},
+        "gold.fct_tax_credit": build | {"inputs": ["gold.stg_tax__credits"]},
+        "gold.dim_region": build | {"inputs": ["gold.regions"]},
+        "public.fct_tax_credit": build | {"inputs": ["gold.fct_tax_credit"],
+                                          "columns": {"grade": ["gold.fct_tax_credit.grade"]}},
+    }
+    title, body = publish_job.lineage_section(tables, ["tax_credit", "samr_enterprise"],
+                                              ["fct_tax_credit", "dim_region"])
+    assert "数据血缘" in title
+    rows = re.findall(r"<tr>\s*<td>(gold\.[a-z_]+)</td>\s*<td>([^<]*)</td>", body)
+    assert rows == [("gold.dim_region", "none (reference data)"), ("gold.fct_tax_credit", "tax_credit")]
+    assert "grade ← gold.fct_tax_credit.grade" in body
