@@ -75,7 +75,9 @@ def write_airflow_cfg(home: Path, env: dict[str, str]) -> Path | None:
     if path.is_file() and not path.read_text(encoding="utf-8").startswith(CFG_MARKER):
         return None
     cfg = configparser.ConfigParser(interpolation=None)
-    for (section, key), _default in airflow_defaults(home).items():
+    keys = [*airflow_defaults(home), *(tuple(name.lower().split("__")[1:3]) for name in env
+                                       if name.startswith("AIRFLOW__OPENLINEAGE__"))]
+    for section, key in keys:
         if not cfg.has_section(section):
             cfg.add_section(section)
         cfg.set(section, key, env[_env_key(section, key)])

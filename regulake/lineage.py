@@ -167,7 +167,9 @@ def _lake_transport_class() -> type:
 
             if self.config.settings is not None:
                 return self.config.settings
-            dag_run = ((event.get("run") or {}).get("facets") or {}).get("airflow", {}).get("dagRun") or {}
+            # A task's event has the `airflow` run facet, a DAG run's `airflowDagRun`: both hold the run's conf.
+            facets = (event.get("run") or {}).get("facets") or {}
+            dag_run = (facets.get("airflow") or facets.get("airflowDagRun") or {}).get("dagRun") or {}
             lake = (dag_run.get("conf") or {}).get("lake")
             return load_settings(lake_root=lake) if lake else load_settings()
 

@@ -39,6 +39,9 @@ def test_airflow_cfg_alone_points_at_the_projects_dags_and_no_examples(tmp_path)
     assert cfg["core"]["dags_folder"] == str(DAGS_FOLDER)
     assert cfg["core"]["load_examples"] == "False"
     assert cfg["database"]["sql_alchemy_conn"] == env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    # A bare `airflow` command reports lineage into the lake too (regulake.lineage.LakeTransport).
+    assert cfg["openlineage"]["transport"] == env["AIRFLOW__OPENLINEAGE__TRANSPORT"]
+    assert "LakeTransport" in cfg["openlineage"]["transport"]
 
 
 def test_a_users_own_airflow_cfg_is_left_alone(tmp_path):

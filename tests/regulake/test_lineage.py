@@ -104,8 +104,15 @@ def test_the_providers_transport_files_an_event_under_the_lake_its_dag_run_names
         eventType=RunState.COMPLETE, eventTime="2026-12-01T08:00:00+00:00", producer="test",
         job=Job(namespace="regulake", name="regulake_main.risk_classes"),
         run=Run(runId="01a24bf3-b534-7fa2-9482-aa3d12d36ff1", facets={"airflow": {"dagRun": {"conf": {"lake": str(lake)}}}})))
+    # The DAG run's own event carries the conf in another facet.
+    transport.emit(RunEvent(
+        eventType=RunState.COMPLETE, eventTime="2026-12-01T08:10:00+00:00", producer="test",
+        job=Job(namespace="regulake", name="regulake_main"),
+        run=Run(runId="01a24bf3-b534-7fa2-9482-aa3d12d36ff2",
+                facets={"airflowDagRun": {"dagRun": {"conf": {"lake": str(lake)}}}})))
     [written] = (lake / "_lineage" / "airflow").glob("*.jsonl")
-    assert json.loads(written.read_text())["job"]["name"] == "regulake_main.risk_classes"
+    assert [json.loads(line)["job"]["name"] for line in written.read_text().splitlines()] == \
+        ["regulake_main.risk_classes", "regulake_main"]
 
 
 def test_a_gold_table_is_followed_back_through_every_build_to_its_feeds(settings):
