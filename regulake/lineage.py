@@ -294,7 +294,6 @@ def airflow_parent() -> AirflowParent | None:
 class StageLineage:
     """The lake tables one stage read and wrote (filled by regulake.lake while the stage runs)."""
 
-    settings: Settings
     inputs: dict[str, tuple[str, str]] = field(default_factory=dict)
     outputs: dict[str, tuple[str, str]] = field(default_factory=dict)
     locations: set[str] = field(default_factory=set)
@@ -337,7 +336,7 @@ def stage_run(ctx: StageContext, stage: str) -> Iterator[StageLineage | None]:
     if not enabled(settings):
         yield None
         return
-    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+    from openlineage.client.event_v2 import InputDataset, Job, Run, RunEvent, RunState
     from openlineage.client.uuid import generate_new_uuid
 
     emitter = client(settings, f"runs/{run_key(ctx.run_id)}/stages.jsonl")
@@ -353,19 +352,19 @@ def stage_run(ctx: StageContext, stage: str) -> Iterator[StageLineage | None]:
                         producer=PRODUCER, inputs=list(inputs), outputs=list(outputs))
 
     _safe_emit(emitter, event(RunState.START))
-    recorder, previous = StageLineage(settings), _current
+    recorder, previous = StageLineage(), _current
     _current = recorder
     try:
         yield recorder
     except BaseException:
-        _current = previous
         _safe_emit(emitter, event(RunState.FAIL))
         raise
-    _current = previous
+    finally:
+        _current = previous
     inputs = [table_dataset(settings, *t) for t in recorder.inputs.values()]
     inputs += [InputDataset(*dataset_name(uri)) for uri in sorted(recorder.locations)]
     outputs = [table_dataset(settings, *t, output=True) for t in recorder.outputs.values()]
-    _safe_emit(emitter, event(RunState.COMPLETE, inputs, [o for o in outputs if isinstance(o, OutputDataset)]))
+    _safe_emit(emitter, event(RunState.COMPLETE, inputs, outputs))
 
 
 @functools.cache
@@ -430,20 +429,15 @@ def emit_dbt(settings: Settings, run_id: str, project_dir: Path, target: Path) -
 def _lake_names(settings: Settings, event):
     """dbt names a table `<schema>.<table>`; the lake's producers name it by location. Rename, keep the
     dbt name as a symlink, so dbt's events join Spark's and the stages'."""
-    from openlineage.client.facet_v2 import symlinks_dataset
-
     def rename(dataset):
         parts = dataset.name.split(".")
         if len(parts) < 2:
             return dataset
-        layer, table = parts[-2], parts[-1]
-        namespace, name = dataset_name(settings.table_path(layer, table))
-        facets = dict(dataset.facets or {})
-        facets["symlinks"] = symlinks_dataset.SymlinksDatasetFacet(identifiers=[symlinks_dataset.Identifier(
-            namespace=settings.config.lineage.namespace, name=f"{layer}.{table}", type="TABLE")])
+        lake_table = table_dataset(settings, parts[-2], parts[-1])
+        facets = dict(dataset.facets or {}) | {"symlinks": lake_table.facets["symlinks"]}
         if "columnLineage" in facets:
             facets["columnLineage"] = _rename_columns(settings, facets["columnLineage"])
-        return attr.evolve(dataset, namespace=namespace, name=name, facets=facets)
+        return attr.evolve(dataset, namespace=lake_table.namespace, name=lake_table.name, facets=facets)
 
     return attr.evolve(event, inputs=[rename(d) for d in event.inputs or []],
                        outputs=[rename(d) for d in event.outputs or []])
